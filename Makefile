@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   - the main job on the bundled UKPConvArg1 data
+#   make test   - the test suite
+# Each creates .venv when missing and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?= -m "not slow"
+
+.PHONY: test test-all demo venv dev clean
+
+$(VENV)/.core: pyproject.toml tools/install-torch
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	tools/install-torch $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.core
+	$(PY) -m pip install --quiet -e ".[dev,trl]"
+	touch $@
+
+venv: $(VENV)/.core
+dev: $(VENV)/.dev
+
+test: $(VENV)/.dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-all: $(VENV)/.dev
+	$(PY) -m pytest
+
+demo: $(VENV)/.core
+	$(VENV)/bin/mixpref demo
+
+clean:
+	rm -rf $(VENV) mixpref-runs .pytest_cache

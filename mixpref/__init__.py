@@ -1,0 +1,75 @@
+"""mixpref: heterogeneous human-preference models, social-choice aggregation, DPO targets.
+
+The public API is flat (``import mixpref as mp``) and loaded lazily, so that importing
+mixpref, or using one stage, never imports the heavy frameworks another stage needs
+(aggregation never imports transformers or mlflow).
+
+Examples
+--------
+>>> import mixpref as mp
+>>> pop = mp.synthetic.population(n_annotators=20, comparisons_per_annotator=10, dim=8)
+>>> len(pop.data)
+200
+"""
+
+from importlib import import_module
+
+from ._version import __version__
+
+# public name -> module that defines it
+_EXPORTS = {
+    # data
+    "DataError": "mixpref.errors",
+    "PreferenceData": "mixpref.data.preference_data",
+    "Features": "mixpref.data.features",
+    "read": "mixpref.data.readers",
+    # features
+    "TextEncoder": "mixpref.features.text_encoder",
+    "SequenceScorer": "mixpref.features.sequence_scorer",
+    # models
+    "BradleyTerry": "mixpref.models.bradley_terry",
+    "PolicyLikelihood": "mixpref.models.policy_likelihood",
+    "Mixture": "mixpref.models.mixture",
+    "MixtureBT": "mixpref.models.mixture",
+    "MixturePL": "mixpref.models.mixture",
+    "select_n_types": "mixpref.models.selection",
+    "load_model": "mixpref.models.persistence",
+    # aggregation
+    "Profile": "mixpref.aggregate.profile",
+    "Lottery": "mixpref.aggregate.lottery",
+    "aggregate": "mixpref.aggregate.rules",
+    "RULES": "mixpref.aggregate.rules",
+    "compare_rules": "mixpref.aggregate.diagnostics",
+    # targets
+    "to_dpo_pairs": "mixpref.targets.dpo_pairs",
+    "resample_soft_labels": "mixpref.targets.dpo_pairs",
+    "to_jsonl": "mixpref.targets.writers",
+    "to_parquet": "mixpref.targets.writers",
+    "to_trl_dataset": "mixpref.targets.writers",
+    # tracking
+    "Study": "mixpref.tracking",
+}
+
+# public submodules reached as attributes: mp.datasets.load(...), mp.synthetic..., mp.dpo.loss(...)
+_SUBMODULES = {
+    "datasets": "mixpref.data.datasets",
+    "synthetic": "mixpref.data.synthetic",
+    "dpo": "mixpref.dpo",
+}
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = import_module(_SUBMODULES[name])
+    else:
+        raise AttributeError(f"module 'mixpref' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
