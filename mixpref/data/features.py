@@ -36,7 +36,10 @@ class Features:
 
     def __init__(self, ids, embeddings, logp_ref=None):
         try:
-            index = pd.Index(list(ids))
+            ids = list(ids)
+            for value in ids:
+                hash(value)
+            index = pd.Index(ids, dtype=object)
         except TypeError as err:
             raise DataError(f"Features ids: expected hashable response ids ({err})") from None
         if index.has_duplicates:

@@ -583,7 +583,8 @@ class PreferenceData:
         splitter = (ShuffleSplit if by == "observation" else GroupShuffleSplit)(
             n_splits=1, test_size=float(test_size), random_state=random_state
         )
-        train_idx, test_idx = next(splitter.split(np.zeros(len(groups)), groups=groups))
+        group_arg = {} if by == "observation" else {"groups": groups}
+        train_idx, test_idx = next(splitter.split(np.zeros(len(groups)), **group_arg))
         train_idx.sort()
         test_idx.sort()
 

@@ -1,0 +1,150 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixpref as mp
+
+
+@pytest.fixture
+def long_frame():
+    return pd.DataFrame(
+        {
+            "prompt": ["p1", "p1", "p1", "p2", "p2"],
+            "response_a": ["x", "y", "x", "u", "v"],
+            "response_b": ["y", "z", "z", "v", "u"],
+            "label": ["a", "b", "tie", "a", "a"],
+            "annotator": ["w1", "w2", "w1", "w3", "w3"],
+        }
+    )
+
+
+def test_from_frame_round_trip_preserves_ids_and_labels(long_frame):
+    data = mp.PreferenceData.from_frame(long_frame, annotator="annotator")
+    out = data.to_frame()
+    pd.testing.assert_frame_equal(out, long_frame, check_dtype=False)
+    assert len(data) == 5
+    assert list(data.annotators) == ["w1", "w2", "w3"]
+    assert data.responses.groupby("prompt_id").size().to_dict() == {"p1": 3, "p2": 2}
+
+
+def test_labels_numeric_boolean_and_text_mean_the_same(long_frame):
+    as_text = mp.PreferenceData.from_frame(long_frame)
+    numeric = long_frame.assign(label=[1, 0, 0.5, 1.0, True])
+    as_numbers = mp.PreferenceData.from_frame(numeric)
+    np.testing.assert_array_equal(as_text.arrays.y, as_numbers.arrays.y)
+    np.testing.assert_array_equal(as_text.arrays.y, [1, 0, 0.5, 1, 1])
+
+
+def test_response_ids_with_table_keep_uncompared_responses():
+    df = pd.DataFrame({"prompt": ["t", "t"], "response_a": [1, 2], "response_b": [2, 3], "label": ["a", "b"]})
+    table = pd.DataFrame({"response_id": [1, 2, 3, 4], "prompt_id": ["t"] * 4, "text": ["one", "two", "three", "four"]})
+    data = mp.PreferenceData.from_frame(df, responses=table)
+    assert data.responses["response_id"].tolist() == [1, 2, 3, 4]
+    assert data.responses.set_index("response_id").loc[4, "text"] == "four"
+    assert data.to_frame()["response_a"].tolist() == [1, 2]
+
+
+def test_text_response_ids_are_content_derived_and_stable(long_frame):
+    one = mp.PreferenceData.from_frame(long_frame)
+    two = mp.PreferenceData.from_frame(long_frame.iloc[::-1])
+    assert set(one.responses["response_id"]) == set(two.responses["response_id"])
+    # same text under two prompts: two responses
+    df = pd.DataFrame({"prompt": ["p", "q"], "response_a": ["yes", "yes"], "response_b": ["no", "no"], "label": ["a", "a"]})
+    assert len(mp.PreferenceData.from_frame(df).responses) == 4
+
+
+def test_from_pairs_string_and_conversational_round_trip():
+    df = pd.DataFrame(
+        {
+            "prompt": ["Say hi", "Say hi"],
+            "chosen": ["Hello!", "Hi."],
+            "rejected": ["Go away.", "Hello!"],
+            "annotator": ["a", "b"],
+        }
+    )
+    data = mp.PreferenceData.from_pairs(df, annotator="annotator")
+    pd.testing.assert_frame_equal(data.to_pairs(), df, check_dtype=False)
+    assert (data.arrays.y == 1).all()
+    conv = pd.DataFrame(
+        {
+            "prompt": [[{"role": "user", "content": "Hi?"}]],
+            "chosen": [[{"role": "assistant", "content": "Hello"}]],
+            "rejected": [[{"role": "assistant", "content": "No"}]],
+        }
+    )
+    cdata = mp.PreferenceData.from_pairs(conv)
+    assert cdata.prompts["text"].tolist() == ["user: Hi?"]
+    assert cdata.responses["text"].tolist() == ["assistant: Hello", "assistant: No"]
+    back = cdata.to_pairs()
+    assert back.loc[0, "prompt"] == [{"role": "user", "content": "Hi?"}]
+    assert back.loc[0, "chosen"] == [{"role": "assistant", "content": "Hello"}]
+
+
+def test_from_pairs_implicit_prompt_conversational():
+    user = {"role": "user", "content": "Q"}
+    df = pd.DataFrame(
+        {
+            "chosen": [[user, {"role": "assistant", "content": "good"}]],
+            "rejected": [[user, {"role": "assistant", "content": "bad"}]],
+        }
+    )
+    data = mp.PreferenceData.from_pairs(df)
+    assert data.prompts["text"].tolist() == ["user: Q"]
+    assert data.responses["text"].tolist() == ["assistant: good", "assistant: bad"]
+
+
+def test_rankings_imply_pairs_in_order():
+    df = pd.DataFrame({"prompt": ["p", "p"], "ranking": [["a", "b", "c"], ["c", "a"]], "annotator": [1, 2]})
+    data = mp.PreferenceData.from_rankings(df, annotator="annotator")
+    assert len(data) == 2
+    texts = data.responses.set_index("response_id")["text"]
+    assert [[texts[r] for r in ranking] for ranking in data.rankings["ranking"]] == [["a", "b", "c"], ["c", "a"]]
+    pairs = data.implied_comparisons().to_frame()
+    assert list(zip(pairs.response_a, pairs.response_b)) == [("a", "b"), ("a", "c"), ("b", "c"), ("c", "a")]
+    assert (pairs.label == "a").all()
+    assert pairs.annotator.tolist() == [1, 1, 1, 2]
+
+
+@pytest.mark.parametrize("by", ["observation", "annotator", "prompt"])
+def test_split_disjoint_seeded_and_complete(by):
+    data = mp.synthetic.population(n_annotators=40, comparisons_per_annotator=10, dim=4, n_prompts=10).data
+    train, test = data.split(test_size=0.25, by=by, random_state=3)
+    again_train, _ = data.split(test_size=0.25, by=by, random_state=3)
+    assert len(train) + len(test) == len(data)
+    np.testing.assert_array_equal(train.arrays.y, again_train.arrays.y)
+    key = {"observation": None, "annotator": "annotator", "prompt": "prompt"}[by]
+    if key:
+        left = set(getattr(train.arrays, key).tolist())
+        right = set(getattr(test.arrays, key).tolist())
+        assert not left & right
+    whole = pd.concat([train.comparisons, test.comparisons]).sort_values(list(data.comparisons.columns))
+    ref = data.comparisons.sort_values(list(data.comparisons.columns))
+    np.testing.assert_array_equal(whole.to_numpy(), ref.to_numpy())
+    # the response table is shared, so features align across the parts
+    assert train.responses is data.responses
+
+
+def test_split_other_seed_differs():
+    data = mp.synthetic.population(n_annotators=40, comparisons_per_annotator=10, dim=4).data
+    a, _ = data.split(random_state=0)
+    b, _ = data.split(random_state=1)
+    assert not np.array_equal(a.arrays.a, b.arrays.a)
+
+
+def test_summary_counts_ties_repeats_and_cycles():
+    df = pd.DataFrame(
+        {
+            "prompt": ["p"] * 6,
+            "response_a": ["x", "y", "z", "x", "y", "x"],
+            "response_b": ["y", "z", "x", "y", "x", "z"],
+            "label": ["a", "a", "a", "a", "b", "tie"],
+            "annotator": ["w1", "w1", "w2", "w1", "w1", "w3"],
+        }
+    )
+    s = mp.PreferenceData.from_frame(df, annotator="annotator").summary()
+    assert s.n_comparisons == 6 and s.n_ties == 1 and s.n_annotators == 3
+    # w1 said x > y three times (once as "y vs x, b"): two repeats, kept
+    assert s.repeated_votes == 2
+    assert s.cyclic_prompts == ["p"]  # x > y (3-0), y > z, z > x
+    assert s.per_annotator["max"] == 4
+    assert "majority cycles 1" in str(s)

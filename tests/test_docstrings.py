@@ -1,0 +1,24 @@
+"""The examples in the public docstrings run and print what they claim."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "mixpref",
+    "mixpref.errors",
+    "mixpref.data._atomic",
+    "mixpref.data.conversation",
+    "mixpref.data.preference_data",
+    "mixpref.data.features",
+    "mixpref.data.readers",
+    "mixpref.data.datasets",
+    "mixpref.data.synthetic",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
