@@ -1,0 +1,130 @@
+"""Study `dpo_targets`: what does DPO learn from each rule's targets?
+
+For the two populations of the `aggregation_rules` study (a 60/40 majority/minority and a
+Condorcet cycle), each rule's lottery becomes DPO pairs (``mp.to_dpo_pairs``), a tabular
+softmax policy is trained on them with DPO (``mp.dpo.train_tabular``), and each type's
+expected win rate of the trained policy against the (uniform) reference policy is
+reported: the rule's choice, as DPO actually carries it into a policy. Then one run of
+``mp.dpo.train_lm`` on a tiny random causal LM shows the same targets driving an LM.
+
+Run: ``python studies/dpo_targets.py`` (``--small`` for a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import mixpref as mp
+from mixpref.reporting import Report, new_figure
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from aggregation_rules import cycle_profile, majority_minority_profile  # noqa: E402
+
+RULES = ["majority", "pooled", "borda", "copeland", "maximal_lottery", "maxmin"]
+
+
+def type_win_rates(profile, probs, reference):
+    """(K,) each type's expected win rate of ``probs`` against ``reference``, ties half, averaged over prompts."""
+    wins = np.einsum("pi,pkij,pj->pk", probs, profile.matrices, reference)
+    return (wins * (profile.weights > 0)).sum(0) / np.maximum((profile.weights > 0).sum(0), 1)
+
+
+def run_population(key, profile, beta, steps, run):
+    rows = []
+    reference = profile.mask / profile.mask.sum(1, keepdims=True)
+    for rule in RULES:
+        lottery = mp.aggregate(profile, rule)
+        pairs = mp.to_dpo_pairs(lottery, strategy="all_pairs")
+        # a rule indifferent between all candidates (e.g. Copeland on a cycle) orders no
+        # pair: DPO then has nothing to learn and the policy stays at the reference
+        probs = mp.dpo.train_tabular(pairs, lottery, beta=beta, steps=steps).probs if len(pairs) else reference
+        rates = type_win_rates(profile, probs, reference)
+        support = lottery.probs > 1e-6
+        on_support = float(np.mean((probs * support).sum(1)))
+        tv = float(np.mean(0.5 * np.abs(probs - lottery.probs).sum(1)))
+        row = {"rule": rule, "pairs": len(pairs), "mass_on_lottery_support": on_support, "tv_to_lottery": tv}
+        row.update({f"type{k}_vs_reference": float(r) for k, r in enumerate(rates)})
+        row["worst_type_vs_reference"] = float(rates.min())
+        rows.append(row)
+        run.log_metrics({f"{rule}.worst_vs_reference": row["worst_type_vs_reference"], f"{rule}.on_support": on_support})
+    return pd.DataFrame(rows)
+
+
+def tiny_lm_run(out_dir, steps, seed):
+    """One train_lm run on a tiny random GPT-2 with a word-level tokenizer built in code."""
+    from mixpref.dpo.tiny import tiny_causal_lm
+
+    model_dir = tiny_causal_lm(Path(out_dir) / "tiny_lm", seed=seed)
+    pairs = pd.DataFrame(
+        {
+            "prompt": ["which is better ?"] * 8,
+            "chosen": ["good answer", "kind answer", "clear answer", "good kind answer"] * 2,
+            "rejected": ["bad answer", "rude answer", "vague answer", "bad rude answer"] * 2,
+        }
+    )
+    result = mp.dpo.train_lm(model_dir, pairs, loss="sigmoid", beta=0.5, epochs=steps, batch_size=8, lr=5e-3,
+                             output_dir=Path(out_dir) / "tiny_lm_dpo")
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "dpo_targets"))
+    parser.add_argument("--tracking-uri", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--beta", type=float, default=0.5)
+    parser.add_argument("--no-lm", action="store_true", help="skip the tiny LM run")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    n_prompts, steps = (10, 100) if args.small else (200, 300)
+    results = {}
+    with mp.Study("dpo_targets", tracking_uri=args.tracking_uri, output_dir=args.out) as study:
+        report = Report(args.out, "What DPO learns from each rule's targets", study)
+        report.text(__doc__.split("\n\n", 1)[1].split("Run:")[0])
+        for key, title, profile in (
+            ("majority_minority", "60/40 majority/minority", majority_minority_profile(n_prompts, 6, 2.0, rng)),
+            ("condorcet_cycle", "Condorcet cycle", cycle_profile(n_prompts, 3.0, rng)),
+        ):
+            with study.run(key, params={"population": key, "beta": args.beta, "steps": steps}) as run:
+                table = run_population(key, profile, args.beta, steps, run)
+            results[key] = table
+            report.text(f"## {title}")
+            report.table(table, f"{key}_dpo", f"{title}: trained policy vs reference, per type", floatfmt=".3f")
+            cols = [c for c in table.columns if c.startswith("type")]
+            fig, ax = new_figure(9, 4)
+            x = np.arange(len(table))
+            width = 0.8 / len(cols)
+            for i, col in enumerate(cols):
+                ax.bar(x + i * width, table[col], width, label=col.replace("_vs_reference", ""))
+            ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+            ax.set_xticks(x + 0.4 - width / 2, table["rule"], rotation=30, ha="right")
+            ax.set_ylabel("win rate of the DPO policy vs reference")
+            ax.legend()
+            report.figure(fig, f"{key}_dpo", f"{title}: each type's win rate of the DPO-trained policy")
+            report.text(
+                "`tv_to_lottery` is the total-variation distance between the trained policy and the rule's "
+                "lottery: hard-label DPO pairs push the policy onto the lottery's top candidates, so a mixed "
+                "lottery (maximal lottery on a cycle, max-min) is not reproduced as a mixture; soft labels "
+                "(`loss='soft'` with `p_chosen`) or SPPO-style targets (`win_prob_*`) are needed for that."
+            )
+        if not args.no_lm:
+            with study.run("tiny_lm", params={"loss": "sigmoid", "beta": 0.5}) as run:
+                lm = tiny_lm_run(args.out, 3 if args.small else 30, args.seed)
+                margins = {k: float(v) for k, v in lm.items() if isinstance(v, (int, float))} if isinstance(lm, dict) else {}
+                run.log_metrics(margins)
+            report.text("## A tiny causal LM\n" + ", ".join(f"{k}: {v:.4f}" for k, v in margins.items()))
+        path = report.write()
+    for key, table in results.items():
+        print(f"\n{key}\n{table.round(3).to_string(index=False)}")
+    print(f"report: {path}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
