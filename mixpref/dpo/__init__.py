@@ -1,0 +1,42 @@
+"""mixpref.dpo: the DPO backend.
+
+Per-example losses of the likelihood/unlikelihood family (``loss``, ``LOSSES``), an exact
+tabular-policy trainer for studies (``train_tabular``), a trainer for small local causal
+LMs (``train_lm``) and an adapter to TRL's DPOTrainer (``train_with_trl``), the path to
+many GPUs with accelerate. Names load lazily, so ``import mixpref.dpo`` imports neither
+transformers nor trl.
+
+Examples
+--------
+>>> import mixpref as mp
+>>> "sigmoid" in mp.dpo.LOSSES
+True
+"""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "loss": "mixpref.dpo.losses",
+    "LOSSES": "mixpref.dpo.losses",
+    "token_unlikelihood": "mixpref.dpo.losses",
+    "train_tabular": "mixpref.dpo.tabular",
+    "TabularPolicy": "mixpref.dpo.tabular",
+    "train_lm": "mixpref.dpo.lm_trainer",
+    "sequence_logprobs": "mixpref.dpo.lm_trainer",
+    "train_with_trl": "mixpref.dpo.trl_adapter",
+    "tiny_causal_lm": "mixpref.dpo.tiny",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mixpref.dpo' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,432 @@
+"""DPO-family training of a small local causal LM, with resumable checkpoints.
+
+Written by hand rather than through TRL so that every loss in ``mp.dpo.LOSSES`` (soft
+labels, per-example weights, token-level unlikelihood) runs exactly as defined, on one
+device, with nothing but transformers and torch; :func:`mixpref.dpo.train_with_trl` is the
+path to many GPUs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ._pairs import check_loss, require_columns, resolve_device, single_thread_if_small, soft_labels_and_weights
+from .losses import REFERENCE_FREE
+
+_DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+           "float16": "float16", "fp16": "float16"}
+
+
+@dataclass
+class LMTrainResult:
+    """What :func:`train_lm` returns.
+
+    Attributes
+    ----------
+    model, tokenizer
+        The trained model (on its training device) and its tokenizer.
+    history : pandas.DataFrame
+        One row per optimizer step: ``step``, ``loss`` (weighted mean), ``margin`` (mean
+        chosen-minus-rejected log-ratio margin on the step's pairs, before the update).
+    output_dir : pathlib.Path or None
+        Folder holding the final model (loadable with ``from_pretrained``) and checkpoints.
+    global_step : int
+        Optimizer steps done, counting steps before a resume.
+    """
+
+    model: object
+    tokenizer: object
+    history: pd.DataFrame
+    output_dir: Path | None
+    global_step: int
+    reference_logprobs: np.ndarray | None = field(default=None, repr=False)
+
+
+def _torch_dtype(dtype):
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype in (None, "auto"):
+        return "auto"
+    if dtype not in _DTYPES:
+        raise DataError(f"dtype: got {dtype!r}, expected one of {sorted(set(_DTYPES))} or a torch.dtype")
+    return getattr(torch, _DTYPES[dtype])
+
+
+def _check_text(pairs, column):
+    values = pairs[column].tolist()
+    for row, v in enumerate(values):
+        if not isinstance(v, str):
+            raise DataError(f"pairs: column {column!r}, row {row}: got {type(v).__name__}, expected text (str)")
+    return values
+
+
+def encode(tokenizer, prompt, response, max_length):
+    """Token ids of prompt + response + EOS and a mask that is 1 on response tokens only."""
+    p_ids = list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+    r_ids = list(tokenizer(response, add_special_tokens=False)["input_ids"])
+    if tokenizer.eos_token_id is not None:
+        r_ids.append(tokenizer.eos_token_id)
+    if not p_ids:
+        # the first response token needs a context position to be predicted from
+        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        p_ids = [start]
+    if len(p_ids) + len(r_ids) > max_length:
+        # keep the prompt's end (what the response answers) and the response's start
+        keep_prompt = max(1, min(len(p_ids), max_length - len(r_ids), max_length // 2))
+        p_ids = p_ids[-keep_prompt:]
+        r_ids = r_ids[: max_length - len(p_ids)]
+    return p_ids + r_ids, [0] * len(p_ids) + [1] * len(r_ids)
+
+
+def _pad_batch(encoded, pad_id, device):
+    import torch
+
+    width = max(len(ids) for ids, _ in encoded)
+    ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    att = torch.zeros((len(encoded), width), dtype=torch.long)
+    resp = torch.zeros((len(encoded), width), dtype=torch.float32)
+    for k, (i, m) in enumerate(encoded):
+        ids[k, : len(i)] = torch.tensor(i)
+        att[k, : len(i)] = 1
+        resp[k, : len(m)] = torch.tensor(m, dtype=torch.float32)
+    return ids.to(device), att.to(device), resp.to(device)
+
+
+def token_logprobs(model, encoded, pad_id, device):
+    """Per-token log-probabilities of each sequence's own next tokens and the response mask."""
+    import torch
+
+    ids, att, resp = _pad_batch(encoded, pad_id, device)
+    logits = model(input_ids=ids, attention_mask=att).logits[:, :-1].float()
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    return logp, resp[:, 1:]
+
+
+def sequence_logprobs(model, tokenizer, prompts, responses, batch_size=8, max_length=512, device=None):
+    """Summed log-probability ``log π(response | prompt)`` of each response tokens (+ EOS).
+
+    Parameters
+    ----------
+    model : transformers causal LM
+    tokenizer : its tokenizer
+    prompts, responses : sequences of str
+    batch_size, max_length : int
+    device : torch.device, optional
+        Defaults to the model's device.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), float64
+
+    Examples
+    --------
+    >>> # lp = mp.dpo.sequence_logprobs(model, tok, ["Q: 2+2?"], [" 4"])
+    """
+    device = device or next(model.parameters()).device
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    encoded = [encode(tokenizer, p, r, max_length) for p, r in zip(prompts, responses)]
+    if not encoded:
+        return np.zeros(0)
+    return _logprobs_all(model, encoded, pad_id, device, batch_size)
+
+
+def _fingerprint(pairs_text, max_length, reference):
+    h = hashlib.sha256(json.dumps([pairs_text, max_length, str(reference)]).encode())
+    return h.hexdigest()[:16]
+
+
+def _disable_dropout(model):
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+
+
+def _checkpoints(output_dir):
+    if output_dir is None or not output_dir.exists():
+        return []
+    found = []
+    for d in output_dir.glob("checkpoint-*"):
+        if (d / "trainer_state.json").exists() and d.name.split("-")[-1].isdigit():
+            found.append((int(d.name.split("-")[-1]), d))
+    return [d for _, d in sorted(found)]
+
+
+def _save_checkpoint(output_dir, step, model, tokenizer, optimizer, state, keep):
+    import torch
+
+    final = output_dir / f"checkpoint-{step:07d}"
+    tmp = output_dir / f".tmp-checkpoint-{step:07d}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp)  # safetensors
+    tokenizer.save_pretrained(tmp)
+    # plain tensors and numbers only, so that loading works with weights_only=True
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    (tmp / "trainer_state.json").write_text(json.dumps(state))
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)  # a checkpoint is either complete or absent
+    for old in _checkpoints(output_dir)[:-keep] if keep else []:
+        shutil.rmtree(old)
+
+
+def train_lm(
+    model_dir,
+    pairs,
+    loss="sigmoid",
+    beta=0.1,
+    epochs=1,
+    batch_size=8,
+    grad_accum=1,
+    lr=1e-5,
+    dtype="float32",
+    device="auto",
+    output_dir=None,
+    max_steps=None,
+    soft_labels=None,
+    unlikelihood="sequence",
+    reference_dir=None,
+    max_length=512,
+    save_every=None,
+    keep_checkpoints=2,
+    resume=True,
+    weight_decay=0.0,
+    max_grad_norm=1.0,
+    random_state=0,
+):
+    """Train a local causal LM on (prompt, chosen, rejected) pairs with a DPO-family loss.
+
+    Reference log-probabilities are computed once, before training (and stored in
+    ``output_dir`` so a resumed run does not recompute them); only response tokens count
+    in the sequence log-probabilities. Each optimizer step sees ``batch_size * grad_accum``
+    pairs and minimises their weighted mean loss.
+
+    Parameters
+    ----------
+    model_dir : str or path
+        A local Hugging Face causal-LM folder (``from_pretrained``); it is also the reference
+        unless ``reference_dir`` is given.
+    pairs : pandas.DataFrame
+        Text columns ``prompt``, ``chosen``, ``rejected``; optional ``p_chosen`` and ``weight``
+        (as :func:`mixpref.to_dpo_pairs` writes them).
+    loss : str
+        One of ``mp.dpo.LOSSES``.
+    beta : float
+    epochs : int
+        Passes over the pairs (ignored when ``max_steps`` is given).
+    batch_size, grad_accum : int
+        Pairs per forward pass, forward passes per optimizer step.
+    lr : float
+        AdamW learning rate.
+    dtype : str or torch.dtype
+        Weights' dtype (``"float32"``, ``"bfloat16"``, ``"float16"``, ``"auto"``); losses are
+        computed in float32.
+    device : str
+        ``"auto"`` picks CUDA when available.
+    output_dir : str or path, optional
+        Where checkpoints (``checkpoint-NNNNNNN/``, safetensors) and the final model go; a run
+        with ``resume=True`` continues from the newest checkpoint found there.
+    max_steps : int, optional
+        Optimizer steps to run in total (new shuffles past the first epoch).
+    soft_labels : bool, optional
+        Feed ``p_chosen`` to the loss; default only for ``soft`` and ``robust``.
+    unlikelihood : {"sequence", "token"}
+        For ``loss="unlikelihood"``: ``−log(1 − π(y_l))`` on the whole sequence, or
+        ``−Σ_t log(1 − π(y_l,t | ...))`` on each rejected token (Welleck et al.).
+    reference_dir : str or path, optional
+        A different reference model.
+    max_length : int
+        Prompt + response tokens; longer pairs keep the prompt's end and the response's start.
+    save_every : int, optional
+        Checkpoint every this many steps (default: at the end of each epoch and of training).
+    keep_checkpoints : int
+        Newest checkpoints kept (0 keeps all).
+    resume : bool
+    weight_decay, max_grad_norm : float
+    random_state : int
+        Seeds the order of pairs in each epoch.
+
+    Returns
+    -------
+    LMTrainResult
+
+    Examples
+    --------
+    >>> # result = mp.dpo.train_lm("my-small-lm", pairs, loss="sigmoid", beta=0.1,
+    >>> #                          max_steps=100, output_dir="runs/dpo")
+    >>> # result.history[["step", "loss", "margin"]].tail()
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .losses import loss as loss_fn
+    from .losses import token_unlikelihood
+
+    check_loss(loss)
+    if unlikelihood not in ("sequence", "token"):
+        raise DataError(f"unlikelihood: got {unlikelihood!r}, expected 'sequence' or 'token'")
+    for name, value in (("batch_size", batch_size), ("grad_accum", grad_accum), ("epochs", epochs)):
+        if int(value) < 1:
+            raise DataError(f"{name}: got {value}, expected an integer >= 1")
+    require_columns(pairs, ["prompt", "chosen", "rejected"])
+    prompts, chosen, rejected = (_check_text(pairs, c) for c in ("prompt", "chosen", "rejected"))
+    p_np, w_np = soft_labels_and_weights(pairs, loss, soft_labels)
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"model_dir: {str(model_dir)!r} is not a folder holding a Hugging Face causal LM")
+    output_dir = Path(output_dir) if output_dir is not None else None
+    dev = resolve_device(device)
+    tdtype = _torch_dtype(dtype)
+
+    n = len(pairs)
+    per_step = batch_size * grad_accum
+    steps_per_epoch = math.ceil(n / per_step)
+    total = int(max_steps) if max_steps is not None else int(epochs) * steps_per_epoch
+    token_ul = loss == "unlikelihood" and unlikelihood == "token"
+    needs_ref = loss not in REFERENCE_FREE
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    pad_id = tokenizer.pad_token_id
+    enc_c = [encode(tokenizer, p, r, max_length) for p, r in zip(prompts, chosen)]
+    enc_r = [encode(tokenizer, p, r, max_length) for p, r in zip(prompts, rejected)]
+
+    # resume: newest complete checkpoint whose pairs fingerprint matches
+    fingerprint = _fingerprint([prompts, chosen, rejected], max_length, reference_dir or model_dir.resolve())
+    ckpts = _checkpoints(output_dir) if resume else []
+    state = {"global_step": 0, "history": [], "fingerprint": fingerprint}
+    load_from = model_dir
+    if ckpts:
+        saved = json.loads((ckpts[-1] / "trainer_state.json").read_text())
+        if saved.get("fingerprint") != fingerprint:
+            raise DataError(
+                f"output_dir: {str(output_dir)!r} holds checkpoints of different pairs or reference; "
+                "use another output_dir or resume=False"
+            )
+        state, load_from = saved, ckpts[-1]
+    model = AutoModelForCausalLM.from_pretrained(load_from, dtype=tdtype).to(dev)
+    # tiny models train faster on one thread; real ones keep them all
+    n_params = sum(q.numel() for q in model.parameters())
+    with single_thread_if_small(dev, n_params, limit=5_000_000):
+        _disable_dropout(model)
+
+        # reference log-probs, computed once
+        ref = None
+        ref_file = output_dir / "reference_logprobs.npz" if output_dir is not None else None
+        if needs_ref:
+            if ref_file is not None and ref_file.exists():
+                cached = np.load(ref_file, allow_pickle=False)
+                if str(cached["fingerprint"]) == fingerprint:
+                    ref = cached["logprobs"]
+            if ref is None:
+                if reference_dir is None and load_from == model_dir:
+                    ref_model = model
+                else:
+                    ref_model = AutoModelForCausalLM.from_pretrained(reference_dir or model_dir, dtype=tdtype).to(dev)
+                ref = np.stack([
+                    _logprobs_all(ref_model, enc, pad_id, dev, batch_size) for enc in (enc_c, enc_r)
+                ], axis=1)
+                if ref_model is not model:
+                    del ref_model
+                if ref_file is not None:
+                    from ..data._atomic import atomic_path
+
+                    output_dir.mkdir(parents=True, exist_ok=True)
+                    with atomic_path(ref_file) as tmp:
+                        with open(tmp, "wb") as fh:
+                            np.savez(fh, logprobs=ref, fingerprint=np.array(fingerprint))
+
+        optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=lr, weight_decay=weight_decay)
+        if ckpts:
+            optimizer.load_state_dict(torch.load(ckpts[-1] / "optimizer.pt", map_location=dev, weights_only=True))
+
+        def step_indices(step):
+            epoch, pos = divmod(step, steps_per_epoch)
+            perm = np.random.default_rng([int(random_state), epoch]).permutation(n)
+            return perm[pos * per_step:(pos + 1) * per_step]
+
+        w_all = torch.tensor(w_np, dtype=torch.float32, device=dev)
+        p_all = None if p_np is None else torch.tensor(p_np, dtype=torch.float32, device=dev)
+        ref_all = None if ref is None else torch.as_tensor(ref, dtype=torch.float32, device=dev)
+        history = list(state["history"])
+        model.train()
+        for step in range(int(state["global_step"]), total):
+            idx = step_indices(step)
+            total_w = w_all[idx].sum().clamp_min(1e-12)
+            optimizer.zero_grad(set_to_none=True)
+            step_loss, margins = 0.0, []
+            for start in range(0, len(idx), batch_size):
+                b = idx[start:start + batch_size]
+                lp, mask = token_logprobs(model, [enc_c[k] for k in b] + [enc_r[k] for k in b], pad_id, dev)
+                seq = (lp * mask).sum(-1)
+                pc, pr = seq[: len(b)], seq[len(b):]
+                rc, rr = (ref_all[b, 0], ref_all[b, 1]) if ref_all is not None else (None, None)
+                pb = None if p_all is None else p_all[b]
+                if token_ul:
+                    hard = -pc + token_unlikelihood(lp[len(b):], mask[len(b):])
+                    if pb is None:
+                        per_ex = hard
+                    else:
+                        flipped = -pr + token_unlikelihood(lp[: len(b)], mask[: len(b)])
+                        per_ex = pb * hard + (1 - pb) * flipped
+                else:
+                    per_ex = loss_fn(loss, pc, pr, rc, rr, beta=beta, p=pb)
+                value = (w_all[b] * per_ex).sum() / total_w
+                value.backward()
+                step_loss += value.item()
+                with torch.no_grad():
+                    h = (pc - pr) if rc is None else (pc - rc) - (pr - rr)
+                    margins.append(h.detach().double().cpu())
+            if max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+            optimizer.step()
+            history.append({"step": step + 1, "loss": step_loss, "margin": float(torch.cat(margins).mean())})
+            done = step + 1
+            at_epoch_end = done % steps_per_epoch == 0
+            if output_dir is not None and (done == total or (save_every and done % save_every == 0)
+                                           or (not save_every and at_epoch_end)):
+                state = {"global_step": done, "history": history, "fingerprint": fingerprint,
+                         "loss": loss, "beta": beta, "total_steps": total}
+                _save_checkpoint(output_dir, done, model, tokenizer, optimizer, state, keep_checkpoints)
+
+    model.eval()
+    if output_dir is not None:
+        model.save_pretrained(output_dir)
+        tokenizer.save_pretrained(output_dir)
+    return LMTrainResult(
+        model=model,
+        tokenizer=tokenizer,
+        history=pd.DataFrame(history, columns=["step", "loss", "margin"]),
+        output_dir=output_dir,
+        global_step=len(history),
+        reference_logprobs=ref,
+    )
+
+
+def _logprobs_all(model, encoded, pad_id, device, batch_size):
+    import torch
+
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(encoded), batch_size):
+            lp, mask = token_logprobs(model, encoded[start:start + batch_size], pad_id, device)
+            out.append((lp * mask).sum(-1).double().cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy()
