@@ -35,11 +35,11 @@ _EXPORTS = {
     "select_n_types": "mixpref.models.selection",
     "load_model": "mixpref.models.persistence",
     # aggregation
-    "Profile": "mixpref.aggregate.profile",
-    "Lottery": "mixpref.aggregate.lottery",
-    "aggregate": "mixpref.aggregate.rules",
-    "RULES": "mixpref.aggregate.rules",
-    "compare_rules": "mixpref.aggregate.diagnostics",
+    "Profile": "mixpref.aggregation.profile",
+    "Lottery": "mixpref.aggregation.lottery",
+    "aggregate": "mixpref.aggregation.rules",
+    "RULES": "mixpref.aggregation.rules",
+    "compare_rules": "mixpref.aggregation.diagnostics",
     # targets
     "to_dpo_pairs": "mixpref.targets.dpo_pairs",
     "resample_soft_labels": "mixpref.targets.dpo_pairs",

@@ -26,7 +26,7 @@ def lottery_from_frame(frame, rule="lottery"):
     import numpy as np
     import pandas as pd
 
-    from ..aggregate.lottery import Lottery
+    from ..aggregation.lottery import Lottery
     from ..errors import DataError
 
     missing = [c for c in ("prompt_id", "response_id", "prob") if c not in frame.columns]

@@ -1,0 +1,535 @@
+"""A preference profile: per-prompt, per-type pairwise preference matrices over candidates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+# how far P(i>j) + P(j>i) may stray from 1 (or above 1 with ties) before it is an error
+DEFAULT_ATOL = 1e-6
+# a margin this small counts as a tie in the majority relation (float noise, not a preference)
+MARGIN_TOL = 1e-9
+
+
+def _is_ragged(value):
+    return isinstance(value, (list, tuple)) and not isinstance(value, np.ndarray)
+
+
+def _as_float(value, name):
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"Profile {name}: expected numbers ({err})") from None
+
+
+def _pad_ragged(items, name, n_square, lead, fill):
+    """Stack per-prompt arrays whose last ``n_square`` axes have length M_p into one padded array.
+
+    ``lead`` is the number of leading axes of each item (types, samples) kept as they are.
+    Returns the padded array with the prompt axis first among the per-item axes' positions
+    handled by the caller, and the per-prompt sizes.
+    """
+    arrays = [_as_float(a, f"{name}[{p}]") for p, a in enumerate(items)]
+    if not arrays:
+        raise DataError(f"Profile {name}: got an empty list; expected one array per prompt")
+    sizes = []
+    for p, a in enumerate(arrays):
+        if a.ndim != lead + n_square:
+            raise DataError(
+                f"Profile {name}[{p}]: expected {lead + n_square} axes, got shape {a.shape}"
+            )
+        m = a.shape[-1]
+        if any(s != m for s in a.shape[lead:]):
+            raise DataError(f"Profile {name}[{p}]: candidate axes differ in length, shape {a.shape}")
+        if a.shape[:lead] != arrays[0].shape[:lead]:
+            raise DataError(
+                f"Profile {name}[{p}]: leading shape {a.shape[:lead]} differs from prompt 0's "
+                f"{arrays[0].shape[:lead]}; expected the same number of types (and samples) per prompt"
+            )
+        sizes.append(m)
+    m_max = max(sizes)
+    out = np.full((len(arrays), *arrays[0].shape[:lead], *([m_max] * n_square)), fill, dtype=np.float64)
+    for p, a in enumerate(arrays):
+        m = a.shape[-1]
+        out[(p, *([slice(None)] * lead), *([slice(0, m)] * n_square))] = a
+    return out, np.asarray(sizes)
+
+
+def _check_matrices(mats, pair_mask, name, ties, atol):
+    """Validate pairwise-probability arrays ``(..., M, M)`` on the valid pairs; return a clean copy.
+
+    ``pair_mask`` broadcasts against ``mats`` and is True on valid off-diagonal pairs.
+    """
+    mats = np.array(mats, dtype=np.float64, copy=True)
+    valid = np.broadcast_to(pair_mask, mats.shape)
+    bad = valid & ~np.isfinite(mats)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise DataError(f"Profile {name}{list(idx)}: got {mats[idx]}; expected a probability in [0, 1]")
+    bad = valid & ((mats < -atol) | (mats > 1 + atol))
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise DataError(f"Profile {name}{list(idx)}: got {mats[idx]}; expected a probability in [0, 1]")
+    total = mats + np.swapaxes(mats, -1, -2)
+    bad = valid & ((total > 1 + atol) if ties else (np.abs(total - 1) > atol))
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        swapped = (*idx[:-2], idx[-1], idx[-2])
+        expected = "<= 1 (ties modelled)" if ties else "= 1 (pass ties=True when ties are modelled: then <= 1)"
+        raise DataError(
+            f"Profile {name}{list(idx)} = {mats[idx]:.6g} and {name}{list(swapped)} = {mats[swapped]:.6g} "
+            f"sum to {total[idx]:.6g}; expected P(i beats j) + P(j beats i) {expected}"
+        )
+    mats = np.clip(mats, 0.0, 1.0)
+    # the diagonal and padding carry no preference: 1/2 keeps P - P^T zero there and makes
+    # "i against itself" a coin flip in win rates
+    mats[~valid] = 0.5
+    return mats
+
+
+class Profile:
+    """Per-prompt, per-type pairwise preferences over a prompt's candidate responses.
+
+    For prompt ``p`` with candidates ``0..M_p-1`` and annotator types ``k = 0..K-1`` with
+    weights ``w_pk``, ``matrices[p, k, i, j]`` is type k's probability that candidate i
+    beats candidate j. Every rule in :func:`mixpref.aggregate` reads a profile.
+
+    Parameters
+    ----------
+    matrices : array-like (P, K, M, M) or list of P arrays (K, M_p, M_p)
+        ``P_k(i beats j)``. Entries in [0, 1]; off the diagonal ``P_ij + P_ji = 1``, or
+        ``<= 1`` when ``ties=True`` (the rest is the tie probability). A list with
+        different ``M_p`` is padded to ``M = max M_p`` and ``mask`` is set. The diagonal and
+        padding carry no preference and are stored as 1/2.
+    weights : array-like (K,) or (P, K)
+        Nonnegative type weights, each row summing to 1; stored as (P, K).
+    candidates : array-like (P, M) or list of P sequences, optional
+        Response ids of each prompt's candidates (default: ``0..M_p-1``); ``None`` at padding.
+    prompts : sequence, optional
+        Prompt ids, length P (default: ``RangeIndex(P)``).
+    rewards : array-like (P, K, M) or list of P arrays (K, M_p), optional
+        Per-type rewards, for the cardinal rules (``utilitarian``; ``utility="reward"``).
+        Padding is stored as 0.
+    samples : array-like (S, P, K, M, M) or list of P arrays (S, K, M_p, M_p), optional
+        Posterior samples of ``matrices`` (for the ``quantile`` rule).
+    mask : array-like (P, M) of bool, optional
+        True where a candidate exists. Entries of the other arrays at masked-out positions
+        are ignored (they may be NaN).
+    ties : bool, default False
+        Whether the matrices model ties (``P_ij + P_ji <= 1``).
+    atol : float, default 1e-6
+        Tolerance of the checks above.
+
+    Attributes
+    ----------
+    matrices : ndarray (P, K, M, M)
+    weights : ndarray (P, K)
+    candidates : ndarray (P, M) of object
+    prompts : pandas.Index
+    rewards, samples : ndarray or None
+    mask : ndarray (P, M) of bool
+
+    Examples
+    --------
+    >>> import numpy as np, mixpref as mp
+    >>> cycle = np.array([[0.5, 1, 0], [0, 0.5, 1], [1, 0, 0.5]])   # a beats b beats c beats a
+    >>> prof = mp.Profile(cycle[None, None], weights=[1.0])
+    >>> prof.shape
+    (1, 1, 3)
+    >>> prof.pooled()[0, 0]
+    array([0.5, 1. , 0. ])
+    """
+
+    def __init__(
+        self,
+        matrices,
+        weights,
+        candidates=None,
+        prompts=None,
+        rewards=None,
+        samples=None,
+        mask=None,
+        ties=False,
+        atol=DEFAULT_ATOL,
+    ):
+        # ---- matrices and mask
+        if _is_ragged(matrices):
+            mats, sizes = _pad_ragged(matrices, "matrices", n_square=2, lead=1, fill=0.5)
+            ragged_mask = np.arange(mats.shape[-1])[None, :] < sizes[:, None]
+            if mask is not None:
+                mask = np.asarray(mask, dtype=bool)
+                if mask.shape != ragged_mask.shape:
+                    raise DataError(
+                        f"Profile mask: shape {mask.shape}, expected {ragged_mask.shape} (prompts, max candidates)"
+                    )
+                mask = mask & ragged_mask
+            else:
+                mask = ragged_mask
+        else:
+            mats = _as_float(matrices, "matrices")
+            if mats.ndim != 4 or mats.shape[-1] != mats.shape[-2]:
+                raise DataError(
+                    f"Profile matrices: expected shape (prompts, types, candidates, candidates), got {mats.shape}"
+                )
+        n_prompts, n_types, n_cands = mats.shape[:3]
+        if n_prompts == 0 or n_types == 0 or n_cands == 0:
+            raise DataError(f"Profile matrices: shape {mats.shape}; expected at least one prompt, type and candidate")
+        if mask is None:
+            mask = np.ones((n_prompts, n_cands), dtype=bool)
+        else:
+            mask = np.asarray(mask)
+            if mask.dtype != bool:
+                raise DataError(f"Profile mask: expected booleans, got dtype {mask.dtype}")
+            if mask.shape != (n_prompts, n_cands):
+                raise DataError(f"Profile mask: shape {mask.shape}, expected {(n_prompts, n_cands)}")
+            mask = mask.copy()
+        empty = ~mask.any(axis=1)
+        if empty.any():
+            raise DataError(
+                f"Profile mask: prompts {np.flatnonzero(empty)[:5].tolist()} have no candidate; expected at least one"
+            )
+        self.mask = mask
+        pair_mask = self._pair_mask()
+        self.ties = bool(ties)
+        self.matrices = _check_matrices(mats, pair_mask[:, None], "matrices", self.ties, atol)
+
+        # ---- weights
+        w = _as_float(weights, "weights")
+        if w.ndim == 1:
+            w = np.broadcast_to(w, (n_prompts, w.shape[0]))
+        if w.shape != (n_prompts, n_types):
+            raise DataError(f"Profile weights: shape {w.shape}, expected ({n_types},) or ({n_prompts}, {n_types})")
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            p, k = np.argwhere(bad)[0]
+            raise DataError(f"Profile weights[{p}, {k}]: got {w[p, k]}; expected a nonnegative number")
+        sums = w.sum(axis=1)
+        bad = np.abs(sums - 1) > max(atol, 1e-6)
+        if bad.any():
+            p = int(np.flatnonzero(bad)[0])
+            raise DataError(f"Profile weights: row {p} sums to {sums[p]:.6g}; expected each row to sum to 1")
+        self.weights = np.array(w / sums[:, None], dtype=np.float64)
+
+        # ---- candidates
+        self.candidates = self._build_candidates(candidates)
+
+        # ---- prompts
+        if prompts is None:
+            self.prompts = pd.RangeIndex(n_prompts, name="prompt_id")
+        else:
+            index = pd.Index(list(prompts))
+            if len(index) != n_prompts:
+                raise DataError(f"Profile prompts: {len(index)} ids for {n_prompts} prompts; expected one per prompt")
+            if index.has_duplicates:
+                dup = index[index.duplicated()].unique()[:5].tolist()
+                raise DataError(f"Profile prompts: duplicate prompt ids {dup}")
+            self.prompts = index
+
+        # ---- rewards
+        if rewards is None:
+            self.rewards = None
+        else:
+            if _is_ragged(rewards):
+                r, sizes = _pad_ragged(rewards, "rewards", n_square=1, lead=1, fill=0.0)
+                r = self._fit_padding(r, "rewards", axis=-1, fill=0.0)
+            else:
+                r = _as_float(rewards, "rewards")
+            if r.shape != (n_prompts, n_types, n_cands):
+                raise DataError(f"Profile rewards: shape {r.shape}, expected {(n_prompts, n_types, n_cands)}")
+            valid = np.broadcast_to(self.mask[:, None, :], r.shape)
+            bad = valid & ~np.isfinite(r)
+            if bad.any():
+                idx = [int(i) for i in np.argwhere(bad)[0]]
+                raise DataError(f"Profile rewards{idx}: got {r[tuple(idx)]}; expected a finite number")
+            r = np.where(valid, r, 0.0)
+            self.rewards = r
+
+        # ---- posterior samples
+        if samples is None:
+            self.samples = None
+        else:
+            if _is_ragged(samples):
+                s, _ = _pad_ragged(samples, "samples", n_square=2, lead=2, fill=0.5)
+                s = np.moveaxis(s, 0, 1)  # (S, P, K, M, M)
+                s = self._fit_padding(s, "samples", axis=(-2, -1), fill=0.5)
+            else:
+                s = _as_float(samples, "samples")
+            if s.ndim != 5 or s.shape[1:] != self.matrices.shape:
+                raise DataError(
+                    f"Profile samples: shape {s.shape}, expected (samples, {n_prompts}, {n_types}, {n_cands}, {n_cands})"
+                )
+            self.samples = _check_matrices(s, pair_mask[None, :, None], "samples", self.ties, atol)
+
+    # ------------------------------------------------------------------ construction helpers
+    def _pair_mask(self):
+        m = self.mask
+        pair = m[:, :, None] & m[:, None, :]
+        pair &= ~np.eye(m.shape[1], dtype=bool)[None]
+        return pair
+
+    def _fit_padding(self, arr, name, axis, fill):
+        """Pad (or check) a ragged-built array's candidate axes to this profile's M."""
+        axes = (axis,) if isinstance(axis, int) else axis
+        target = self.mask.shape[1]
+        for ax in axes:
+            have = arr.shape[ax]
+            if have > target:
+                raise DataError(f"Profile {name}: {have} candidates on some prompt, matrices have at most {target}")
+            if have < target:
+                widths = [(0, 0)] * arr.ndim
+                widths[ax] = (0, target - have)
+                arr = np.pad(arr, widths, constant_values=fill)
+        return arr
+
+    def _build_candidates(self, candidates):
+        n_prompts, n_cands = self.mask.shape
+        out = np.full((n_prompts, n_cands), None, dtype=object)
+        if candidates is None:
+            for p in range(n_prompts):
+                idx = np.flatnonzero(self.mask[p])
+                out[p, idx] = list(range(len(idx)))
+            return out
+        if isinstance(candidates, np.ndarray) and candidates.ndim == 2:
+            if candidates.shape != (n_prompts, n_cands):
+                raise DataError(f"Profile candidates: shape {candidates.shape}, expected {(n_prompts, n_cands)}")
+            rows = [list(candidates[p][self.mask[p]]) for p in range(n_prompts)]
+        else:
+            rows = [list(r) for r in candidates]
+            if len(rows) != n_prompts:
+                raise DataError(f"Profile candidates: {len(rows)} rows for {n_prompts} prompts")
+            for p, r in enumerate(rows):
+                if len(r) == n_cands:
+                    rows[p] = [c for c, ok in zip(r, self.mask[p]) if ok]
+        for p, r in enumerate(rows):
+            n_valid = int(self.mask[p].sum())
+            if len(r) != n_valid:
+                raise DataError(
+                    f"Profile candidates: prompt {p} has {len(r)} ids for {n_valid} candidates; expected one id each"
+                )
+            if any(c is None for c in r):
+                raise DataError(f"Profile candidates: prompt {p} has a missing id (None) at a real candidate")
+            if len(set(r)) != len(r):
+                raise DataError(f"Profile candidates: prompt {p} repeats a response id in {r}")
+            out[p, np.flatnonzero(self.mask[p])] = r
+        return out
+
+    @classmethod
+    def from_rewards(cls, rewards, weights, candidates=None, prompts=None, mask=None, reward_samples=None):
+        """Bradley–Terry profile from per-type rewards: ``P_k(i beats j) = sigmoid(r_ki - r_kj)``.
+
+        Parameters
+        ----------
+        rewards : array-like (P, K, M) or list of P arrays (K, M_p)
+            Per-type rewards; also kept as ``profile.rewards`` for cardinal rules.
+        weights : array-like (K,) or (P, K)
+        candidates, prompts, mask
+            As in :class:`Profile`.
+        reward_samples : array-like (S, P, K, M) or list of P arrays (S, K, M_p), optional
+            Posterior samples of the rewards; their Bradley–Terry matrices become
+            ``profile.samples``.
+
+        Examples
+        --------
+        >>> import numpy as np, mixpref as mp
+        >>> prof = mp.Profile.from_rewards(np.array([[[0.0, np.log(3.0)]]]), weights=[1.0])
+        >>> round(float(prof.matrices[0, 0, 1, 0]), 3)
+        0.75
+        """
+        from scipy.special import expit
+
+        def to_matrices(r):
+            return expit(r[..., :, None] - r[..., None, :])
+
+        if _is_ragged(rewards):
+            r_list = [_as_float(r, f"rewards[{p}]") for p, r in enumerate(rewards)]
+            for p, r in enumerate(r_list):
+                if r.ndim != 2:
+                    raise DataError(f"Profile.from_rewards rewards[{p}]: expected shape (types, candidates), got {r.shape}")
+            mats = [to_matrices(np.nan_to_num(r)) for r in r_list]
+            rewards_in = r_list
+        else:
+            r = _as_float(rewards, "rewards")
+            if r.ndim != 3:
+                raise DataError(f"Profile.from_rewards rewards: expected shape (prompts, types, candidates), got {r.shape}")
+            # padding may hold NaN; it is masked out after construction
+            mats = to_matrices(np.nan_to_num(r))
+            rewards_in = r
+        samples = None
+        if reward_samples is not None:
+            if _is_ragged(reward_samples):
+                samples = [to_matrices(np.nan_to_num(_as_float(s, f"reward_samples[{p}]"))) for p, s in enumerate(reward_samples)]
+            else:
+                s = _as_float(reward_samples, "reward_samples")
+                if s.ndim != 4:
+                    raise DataError(
+                        f"Profile.from_rewards reward_samples: expected shape (samples, prompts, types, candidates), got {s.shape}"
+                    )
+                samples = to_matrices(np.nan_to_num(s))
+        return cls(mats, weights, candidates=candidates, prompts=prompts, rewards=rewards_in, samples=samples, mask=mask)
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def shape(self):
+        """``(P, K, M)``: prompts, types, (padded) candidates."""
+        return self.matrices.shape[:3]
+
+    @property
+    def n_prompts(self):
+        return self.matrices.shape[0]
+
+    @property
+    def n_types(self):
+        return self.matrices.shape[1]
+
+    @property
+    def n_candidates(self):
+        """Candidates per prompt, (P,) int."""
+        return self.mask.sum(axis=1)
+
+    def __len__(self):
+        return self.n_prompts
+
+    def __repr__(self):
+        p, k, m = self.shape
+        extra = "".join(
+            [", rewards" if self.rewards is not None else "", f", {self.samples.shape[0]} samples" if self.samples is not None else ""]
+        )
+        return f"Profile({p} prompts, {k} types, up to {m} candidates{extra})"
+
+    # ------------------------------------------------------------------ derived views
+    def pooled(self):
+        """The mixture-average preference ``P̄_p = sum_k w_pk P_k``, (P, M, M).
+
+        This is what a single model fitted to everyone's comparisons sees; the
+        probabilistic rules (``pooled``, ``borda``, ``maximal_lottery``) read it.
+        """
+        return np.einsum("pk,pkij->pij", self.weights, self.matrices)
+
+    def pooled_samples(self):
+        """Pooled matrices of each posterior sample, (S, P, M, M); requires ``samples``."""
+        if self.samples is None:
+            raise DataError("Profile samples: this profile has no posterior samples (pass samples=...)")
+        return np.einsum("pk,spkij->spij", self.weights, self.samples)
+
+    def win_rates(self, matrices=None):
+        """Half-tie win rates ``W_k(i, j) = (1 + P_k(i beats j) - P_k(j beats i)) / 2``, (P, K, M, M).
+
+        A tie counts as half a win; ``W_k(i, i) = 1/2``; padding is 1/2.
+        """
+        mats = self.matrices if matrices is None else matrices
+        return 0.5 * (1.0 + mats - np.swapaxes(mats, -1, -2))
+
+    def utilities(self, utility="winrate"):
+        """Each type's utility of each candidate, (P, K, M); 0 at padding.
+
+        ``"winrate"``: the type's expected win rate of the candidate against a uniformly
+        random candidate of the same prompt (itself included, as a coin flip), so a uniform
+        lottery scores exactly 1/2. ``"reward"``: the profile's ``rewards`` (error if none).
+        """
+        if utility == "winrate":
+            w = self.win_rates()
+            m = self.mask[:, None, None, :]
+            return np.where(self.mask[:, None, :], (w * m).sum(-1) / self.n_candidates[:, None, None], 0.0)
+        if utility == "reward":
+            if self.rewards is None:
+                raise DataError(
+                    "Profile rewards: this rule needs per-type rewards (utility='reward') but the profile has none; "
+                    "build it with Profile(..., rewards=...) or Profile.from_rewards, or use utility='winrate'"
+                )
+            return self.rewards
+        raise DataError(f"utility: got {utility!r}; expected 'winrate' or 'reward'")
+
+    def majority_margin(self):
+        """Weighted majority margin of types, (P, M, M).
+
+        ``margin_ij = sum_k w_pk sign(P_k(i beats j) - P_k(j beats i))``: the weight of
+        types preferring i to j minus the weight preferring j to i (an indifferent type
+        counts for neither). With deterministic (0/1) types weighted by voter counts this is
+        the textbook majority margin divided by the number of voters.
+        """
+        d = self.matrices - np.swapaxes(self.matrices, -1, -2)
+        s = np.where(np.abs(d) <= MARGIN_TOL, 0.0, np.sign(d))
+        margin = np.einsum("pk,pkij->pij", self.weights, s)
+        return np.where(self._pair_mask(), margin, 0.0)
+
+    def majority(self):
+        """Weighted majority relation, (P, M, M) int8: +1 i beats j, -1 j beats i, 0 tie or padding."""
+        margin = self.majority_margin()
+        rel = np.zeros(margin.shape, dtype=np.int8)
+        rel[margin > MARGIN_TOL] = 1
+        rel[margin < -MARGIN_TOL] = -1
+        return rel
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Write the profile to one ``.npz`` file (atomically).
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, pathlib, mixpref as mp
+        >>> prof = mp.Profile(np.full((2, 1, 3, 3), 0.5), weights=[1.0])
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "profile.npz"
+        >>> prof.save(path)
+        >>> mp.Profile.load(path).shape
+        (2, 1, 3)
+        """
+        from ..data._atomic import atomic_path
+
+        cands = [[c.item() if isinstance(c, np.generic) else c for c in row] for row in self.candidates.tolist()]
+        prompts = [p.item() if isinstance(p, np.generic) else p for p in self.prompts.tolist()]
+        arrays = {
+            "matrices": self.matrices,
+            "weights": self.weights,
+            "mask": self.mask,
+            "ties": np.asarray(self.ties),
+            "candidates_json": np.asarray(json.dumps(cands)),
+            "prompts_json": np.asarray(json.dumps(prompts)),
+        }
+        if self.rewards is not None:
+            arrays["rewards"] = self.rewards
+        if self.samples is not None:
+            arrays["samples"] = self.samples
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Read a profile from an ``.npz`` file.
+
+        The file holds ``matrices`` (P, K, M, M) and ``weights``; optionally ``rewards``,
+        ``samples``, ``mask``, ``ties`` and ``candidates_json`` / ``prompts_json`` (JSON
+        lists), as written by :meth:`save`. Files written by other tools need only the
+        first two arrays.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"profile file not found: {path}")
+        try:
+            npz = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise DataError(f"profile file {path}: not a readable .npz file ({err})") from None
+        with npz:
+            missing = [k for k in ("matrices", "weights") if k not in npz.files]
+            if missing:
+                raise DataError(f"profile file {path}: missing arrays {missing}; it has {npz.files}")
+            get = lambda k: npz[k] if k in npz.files else None  # noqa: E731
+            cands = get("candidates_json")
+            prompts = get("prompts_json")
+            mask = get("mask")
+            ties = get("ties")
+            return cls(
+                npz["matrices"],
+                npz["weights"],
+                candidates=None if cands is None else json.loads(str(cands)),
+                prompts=None if prompts is None else json.loads(str(prompts)),
+                rewards=get("rewards"),
+                samples=get("samples"),
+                mask=None if mask is None else mask.astype(bool),
+                ties=bool(ties) if ties is not None else False,
+            )
