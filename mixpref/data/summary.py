@@ -65,6 +65,8 @@ def summarize(data) -> DataSummary:
     votes = pd.DataFrame({"ann": arr.annotator, "lo": lo, "hi": hi, "y": outcome})
     repeated = int(votes.duplicated().sum())
     per_annotator = {}
+    observed = np.concatenate([arr.annotator, data.ranking_arrays.annotator])
+    n_annotators = int(len(np.unique(observed[observed >= 0])))  # those with data in this (possibly split) set
     if data.has_annotators:
         counts = np.bincount(
             np.concatenate([arr.annotator, data.ranking_arrays.annotator]), minlength=len(data.annotators)
@@ -82,7 +84,7 @@ def summarize(data) -> DataSummary:
     return DataSummary(
         n_prompts=len(data.prompts),
         n_responses=len(data.responses),
-        n_annotators=len(data.annotators),
+        n_annotators=n_annotators,
         n_comparisons=len(arr),
         n_rankings=len(data.ranking_arrays),
         n_ties=labels["tie"],
