@@ -31,12 +31,6 @@ class DemoResult:
     metrics: dict = field(default_factory=dict)
 
 
-def _subset_topics(data, n_topics):
-    """The first ``n_topics`` prompts' comparisons (for a quick run); tables stay whole."""
-    keep = np.flatnonzero(data.arrays.prompt < n_topics)
-    return data._take(keep, np.zeros(0, dtype=int))
-
-
 def _progress(console, message):
     if console is not None:
         console.log(message)
@@ -52,6 +46,7 @@ def run_demo(
     device="auto",
     random_state=0,
     console=None,
+    embed_chunk_size=128,
 ) -> DemoResult:
     """Run the demo pipeline; see the module docstring.
 
@@ -70,6 +65,8 @@ def run_demo(
         The rule whose lottery becomes DPO targets.
     small : bool
         Four topics and K in {1, 2}: a quick check of the whole pipeline.
+    embed_chunk_size : int
+        Texts per cache shard: an interrupted run loses at most one chunk of work.
 
     Examples
     --------
@@ -89,14 +86,14 @@ def run_demo(
     with mp.Study("demo", tracking_uri=tracking_uri, output_dir=out_dir) as study:
         data = mp.datasets.load("ukpconvarg1")
         if small:
-            data = _subset_topics(data, 4)
+            data = data.select(prompts=data.prompts["prompt_id"][:4])
         summary = data.summary()
         study.log_params({"dataset": "ukpconvarg1", "small": small, "rule": rule, "ks": list(ks), "seed": random_state})
         study.log_dataset(data.to_frame(), name="ukpconvarg1")
         _progress(console, f"loaded UKPConvArg1: {summary.n_comparisons:,} comparisons, {summary.n_annotators:,} annotators")
 
         t = time.perf_counter()
-        encoder = mp.TextEncoder("minilm", device=device, cache_dir=cache_dir)
+        encoder = mp.TextEncoder("minilm", device=device, cache_dir=cache_dir, chunk_size=embed_chunk_size)
         features = encoder.encode_data(data)
         timings["embed_s"] = time.perf_counter() - t
         _progress(console, f"embedded {len(features):,} arguments in {timings['embed_s']:.1f} s (cache: {cache_dir})")

@@ -523,6 +523,65 @@ class PreferenceData:
             response_key=self._response_key,
         )
 
+    def select(self, prompts=None, annotators=None) -> "PreferenceData":
+        """The observations of some prompts and/or annotators, with tables cut to match.
+
+        Unlike :meth:`split` (which keeps the full tables so parts stay aligned), the result
+        holds only the selected prompts, *all* their responses, and the annotators that
+        still have observations, re-coded from 0.
+
+        Examples
+        --------
+        >>> import mixpref as mp
+        >>> data = mp.synthetic.population(n_annotators=10, comparisons_per_annotator=20, dim=4, n_prompts=5).data
+        >>> part = data.select(prompts=["p0", "p1"])
+        >>> len(part.prompts), len(part.responses), sorted(set(part.comparisons.prompt_id))
+        (2, 40, ['p0', 'p1'])
+        """
+        prompt_ids = self.prompts["prompt_id"]
+        keep_p = np.ones(len(prompt_ids), dtype=bool) if prompts is None else prompt_ids.isin(list(prompts)).to_numpy()
+        if prompts is not None:
+            unknown = set(prompts) - set(prompt_ids)
+            if unknown:
+                raise DataError(f"select: unknown prompt id(s) {sorted(map(str, unknown))[:5]}; expected ids of data.prompts")
+        keep_a = np.ones(len(self.annotators), dtype=bool)
+        if annotators is not None:
+            if not self.has_annotators:
+                raise DataError("select(annotators=...): the data has no annotator column")
+            keep_a = self.annotators.isin(list(annotators))
+        arr, ra = self.arrays, self.ranking_arrays
+
+        def kept(prompt_codes, annotator_codes):
+            ok = keep_p[prompt_codes]
+            if annotators is not None:
+                ok &= (annotator_codes >= 0) & keep_a[np.maximum(annotator_codes, 0)]
+            return np.flatnonzero(ok)
+
+        arr, ra = arr.take(kept(arr.prompt, arr.annotator)), ra.take(kept(ra.prompt, ra.annotator))
+        if len(arr) + len(ra) == 0:
+            raise DataError("select: no observation is left; expected prompts/annotators that have observations")
+        new_prompt = np.cumsum(keep_p) - 1
+        resp_prompt_code = pd.Index(prompt_ids).get_indexer(self.responses["prompt_id"])
+        resp_keep = keep_p[resp_prompt_code]
+        new_resp = np.cumsum(resp_keep) - 1
+        used = np.zeros(len(self.annotators), dtype=bool)
+        for codes in (arr.annotator, ra.annotator):
+            used[codes[codes >= 0]] = True
+        new_ann = np.cumsum(used) - 1
+
+        def recode_annotators(codes):
+            return np.where(codes >= 0, new_ann[np.maximum(codes, 0)], -1)
+
+        items = np.where(ra.items >= 0, new_resp[np.maximum(ra.items, 0)], -1)
+        return PreferenceData(
+            self.prompts[keep_p].reset_index(drop=True),
+            self.responses[resp_keep].reset_index(drop=True),
+            self.annotators[used],
+            ComparisonArrays(new_prompt[arr.prompt], new_resp[arr.a], new_resp[arr.b], arr.y, recode_annotators(arr.annotator)),
+            RankingArrays(items, ra.length, new_prompt[ra.prompt], recode_annotators(ra.annotator)),
+            response_key=self._response_key,
+        )
+
     def implied_comparisons(self) -> "PreferenceData":
         """Rankings expanded to every implied pair (winner first), plus the comparisons.
 

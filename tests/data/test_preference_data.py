@@ -148,3 +148,17 @@ def test_summary_counts_ties_repeats_and_cycles():
     assert s.cyclic_prompts == ["p"]  # x > y (3-0), y > z, z > x
     assert s.per_annotator["max"] == 4
     assert "majority cycles 1" in str(s)
+
+
+def test_select_cuts_tables_and_recodes():
+    data = mp.synthetic.population(n_annotators=20, comparisons_per_annotator=30, dim=4, n_prompts=6, responses_per_prompt=4).data
+    part = data.select(prompts=["p2", "p4"])
+    assert part.prompts["prompt_id"].tolist() == ["p2", "p4"]
+    assert len(part.responses) == 8
+    expected = data.comparisons[data.comparisons.prompt_id.isin(["p2", "p4"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part.comparisons, expected)
+    assert part.arrays.a.max() < 8 and part.arrays.annotator.max() < len(part.annotators)
+    few = data.select(annotators=["a1", "a3"])
+    assert set(few.comparisons.annotator) == {"a1", "a3"} and list(few.annotators) == ["a1", "a3"]
+    with pytest.raises(mp.DataError, match="unknown prompt"):
+        data.select(prompts=["nope"])
