@@ -1,0 +1,41 @@
+import json
+
+import mixpref as mp
+from mixpref.cli import main
+
+
+def _write(tmp_path):
+    pop = mp.synthetic.population(n_types=2, n_annotators=30, comparisons_per_annotator=30, dim=6, n_prompts=5,
+                                  responses_per_prompt=6, logit_sd=3.0, random_state=0)
+    frame = pop.data.to_frame()
+    frame.to_csv(tmp_path / "prefs.csv", index=False)
+    data = mp.read(tmp_path / "prefs.csv", annotator="annotator")
+    feats = pop.features
+    # the csv holds the synthetic response ids, which the reader takes as texts: re-key the features
+    by_text = dict(zip(feats.ids, feats.embeddings))
+    mp.Features(data.responses["response_id"], [by_text[t] for t in data.responses["text"]]).save(tmp_path / "feats")
+    return tmp_path / "prefs.csv", tmp_path / "feats"
+
+
+def test_fit_and_select_commands(tmp_path, capsys):
+    csv, feats = _write(tmp_path)
+    code = main(["fit", str(csv), "--annotator", "annotator", "--features", str(feats), "--types", "2",
+                 "--restarts", "1", "--device", "cpu", "--out", str(tmp_path / "m"), "--no-progress"])
+    assert code == 0
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["n_types"] == 2 and metrics["model"] == "Mixture"
+    model = mp.load_model(tmp_path / "m")
+    assert model.responsibilities_.shape == (30, 2)
+    code = main(["select", str(csv), "--annotator", "annotator", "--features", str(feats), "--ks", "1-3",
+                 "--restarts", "1", "--device", "cpu", "--out", str(tmp_path / "s"), "--no-progress"])
+    assert code == 0
+    assert "chosen number of types" in capsys.readouterr().out
+    assert json.loads((tmp_path / "s" / "metrics.json").read_text())["chosen_k"] in (1, 2, 3)
+
+
+def test_cli_user_errors_exit_2(tmp_path, capsys):
+    csv, feats = _write(tmp_path)
+    assert main(["fit", str(csv), "--out", str(tmp_path / "m"), "--no-progress"]) == 2
+    assert "no features" in capsys.readouterr().err
+    assert main(["fit", str(csv), "--features", str(feats), "--model", "gmm", "--out", str(tmp_path / "m")]) == 2
+    assert main(["select", str(csv), "--features", str(feats), "--ks", "x", "--no-progress"]) == 2
