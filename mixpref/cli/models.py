@@ -70,6 +70,32 @@ def _metrics(model, data, features, seconds) -> dict:
     return out
 
 
+def _save_and_log(command, model, out, metrics, params, tracking_uri, extra_files=()):
+    """Write the model and metrics.json first, then log them to mlflow.
+
+    The files never depend on tracking: a failing or unwritable tracking URI only warns
+    (see :class:`mixpref.Study`).
+    """
+    from ..data._atomic import atomic_path
+    from ..tracking import Study
+
+    out = Path(out)
+    model.save(out)
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
+    uri = False if tracking_uri in ("none", "off") else tracking_uri
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    with Study(command, tracking_uri=uri, output_dir=out / "tracking") as study:
+        study.log_params(params)
+        study.log_metrics(scalars)
+        study.log_model_dir(out)
+        for path in extra_files:
+            study.log_artifact(path)
+
+
+TRACKING = typer.Option(None, "--tracking-uri", help="mlflow URI (default sqlite:///./mixpref-runs/mlflow.db; 'none' disables).")
+
+
 def register(app: typer.Typer) -> None:
     from .data import ANNOTATOR, CHOSEN, LABEL, PROMPT, RANKING, REJECTED, RESPONSE_A, RESPONSE_B, column_options, load_data
 
@@ -98,6 +124,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed."),
         out: Path = typer.Option(..., "--out", help="Folder for the fitted model and metrics.json."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
+        tracking_uri: Optional[str] = TRACKING,
     ):
         """Fit a preference model (single or mixture of annotator types); save it and its metrics."""
         from ..models.mixture import Mixture
@@ -125,11 +152,12 @@ def register(app: typer.Typer) -> None:
                 raise ValueError(f"--types: got {types!r}; expected a positive integer or 'auto'") from None
             fitted = Mixture(base, n_types=k, level=level, n_restarts=restarts, random_state=seed).fit(data, feats)
         seconds = time.perf_counter() - t0
-        fitted.save(out)
         metrics = _metrics(fitted, data, feats, seconds)
         if selection is not None:
             metrics["selection"] = json.loads(selection.table.to_json(orient="records"))
-        (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        params = {"data": path, "model": model, "types": types, "level": level, "inference": inference,
+                  "restarts": restarts, "prior_scale": prior_scale, "device": device, "seed": seed, **options}
+        _save_and_log("fit", fitted, out, metrics, params, tracking_uri)
         typer.echo(f"{metrics['model']} with {metrics['n_types']} type(s), weights "
                    f"{[round(w, 3) for w in metrics['weights']]}, train log-likelihood "
                    f"{metrics['train_log_likelihood']:.4f}/observation -> {out}")
@@ -158,6 +186,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed."),
         out: Optional[Path] = typer.Option(None, "--out", help="Folder for the chosen model, selection.csv and metrics.json."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
+        tracking_uri: Optional[str] = TRACKING,
     ):
         """Choose the number of annotator types; print the table (and save the chosen model)."""
         from ..models.selection import select_n_types
@@ -173,9 +202,14 @@ def register(app: typer.Typer) -> None:
         typer.echo(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         typer.echo(f"chosen number of types: {result.k} ({criterion})")
         if out is not None:
-            result.model.save(out)
-            result.table.to_csv(Path(out) / "selection.csv", index=False)
+            from ..data._atomic import atomic_path
+
+            Path(out).mkdir(parents=True, exist_ok=True)
+            with atomic_path(Path(out) / "selection.csv") as tmp:
+                result.table.to_csv(tmp, index=False)
             metrics = _metrics(result.model, data, feats, seconds)
             metrics["selection"] = json.loads(result.table.to_json(orient="records"))
             metrics["chosen_k"] = result.k
-            (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2))
+            params = {"data": path, "model": model, "ks": ks, "criterion": criterion, "split": split, "level": level,
+                      "restarts": restarts, "device": device, "seed": seed, **options}
+            _save_and_log("select", result.model, out, metrics, params, tracking_uri, [Path(out) / "selection.csv"])

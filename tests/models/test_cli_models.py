@@ -39,3 +39,20 @@ def test_cli_user_errors_exit_2(tmp_path, capsys):
     assert "no features" in capsys.readouterr().err
     assert main(["fit", str(csv), "--features", str(feats), "--model", "gmm", "--out", str(tmp_path / "m")]) == 2
     assert main(["select", str(csv), "--features", str(feats), "--ks", "x", "--no-progress"]) == 2
+
+
+def test_fit_with_unwritable_tracking_uri_still_writes_model_and_metrics(tmp_path):
+    import pytest
+
+    from mixpref.tracking import MixprefTrackingWarning
+
+    csv, feats = _write(tmp_path)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.warns(MixprefTrackingWarning):
+        code = main(["fit", str(csv), "--annotator", "annotator", "--features", str(feats), "--types", "2",
+                     "--restarts", "1", "--device", "cpu", "--out", str(tmp_path / "m"), "--no-progress",
+                     "--tracking-uri", f"sqlite:///{blocker}/mlflow.db"])
+    assert code == 0
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["n_types"] == 2
+    assert mp.load_model(tmp_path / "m").weights_.shape == (2,)
