@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .data._atomic import atomic_path
-from .reporting import Report, new_figure
+from .reporting import Report, grouped_bars, new_figure
 
 
 @dataclass
@@ -196,21 +196,15 @@ def _write_report(report, data, summary, selection, single_ll, mixture, mixture_
     report.text(f"## Rules compared (lottery used for DPO targets: `{rule}`)")
     report.table(table.reset_index(), "rules", "Each type's expected win rate by rule (averaged over topics)", floatfmt=".3f")
     types = [c for c in table.columns if c.startswith("type") and c.endswith("_vs_uniform")]
-    fig, ax = new_figure(9, 4)
-    x = np.arange(len(table))
-    width = 0.8 / max(len(types), 1)
-    for i, col in enumerate(types):
-        ax.bar(x + i * width, table[col], width, label=col.replace("_vs_uniform", ""))
-    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-    ax.set_xticks(x + 0.4 - width / 2, table.index, rotation=30, ha="right")
-    ax.set_ylabel("win rate vs a random argument")
-    ax.legend()
+    fig = grouped_bars(table, types, "win rate vs a random argument", [c.replace("_vs_uniform", "") for c in types])
     report.figure(fig, "winrate_by_rule", "Each type's win rate by rule")
 
-    pooled = profile.pooled()[0]
     mask = profile.mask[0]
+    pooled = profile.pooled()[0][np.ix_(mask, mask)]
+    order = np.argsort(-pooled.sum(axis=1))  # best (Borda) first, so the structure is visible
     fig, ax = new_figure(5, 4.5)
-    image = ax.imshow(pooled[np.ix_(mask, mask)], vmin=0, vmax=1, cmap="RdBu_r")
+    image = ax.imshow(pooled[np.ix_(order, order)], vmin=0, vmax=1, cmap="RdBu_r")
+    ax.set_xlabel("argument (by pooled Borda score)")
     ax.set_title(f"P(row beats column), pooled: {profile.prompts[0]}"[:70], fontsize=8)
     fig.colorbar(image, ax=ax)
     report.figure(fig, "preference_matrix", "Pooled preference matrix of the first topic")

@@ -97,6 +97,27 @@ class Report:
             self.study.log_artifact(path)
 
 
+def grouped_bars(table: pd.DataFrame, columns, ylabel: str, labels=None, width=9.0, height=4.0, reference=0.5):
+    """A figure of one group of bars per row of ``table`` (x labels from its index), one bar per column.
+
+    Examples
+    --------
+    >>> fig = grouped_bars(pd.DataFrame({"type0": [0.7, 0.6]}, index=["borda", "maxmin"]), ["type0"], "win rate")
+    """
+    fig, ax = new_figure(width, height)
+    columns = list(columns)
+    x = np.arange(len(table))
+    bar = 0.8 / max(len(columns), 1)
+    for i, col in enumerate(columns):
+        ax.bar(x + i * bar, table[col], bar, label=(labels or columns)[i])
+    if reference is not None:
+        ax.axhline(reference, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(x + 0.4 - bar / 2, [str(v) for v in table.index], rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    return fig
+
+
 def new_figure(width=6.0, height=4.0, nrows=1, ncols=1):
     """``(figure, axes)`` on the non-interactive Agg backend (no display needed)."""
     import matplotlib

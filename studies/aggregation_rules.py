@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 import mixpref as mp
-from mixpref.reporting import Report, new_figure
+from mixpref.reporting import Report, grouped_bars
 
 RULES = ["majority", "pooled", "borda", "copeland", "maximal_lottery", "maxmin", "utilitarian", "dictator"]
 
@@ -53,16 +53,8 @@ def compare(profile):
 
 def plot(report, table, name, title):
     types = [c for c in table.columns if c.startswith("type") and c.endswith("_vs_uniform")]
-    fig, ax = new_figure(9, 4)
-    x = np.arange(len(table))
-    width = 0.8 / len(types)
-    for k, col in enumerate(types):
-        ax.bar(x + k * width, table[col], width, label=col.replace("_vs_uniform", ""))
-    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-    ax.set_xticks(x + 0.4 - width / 2, table.index, rotation=30, ha="right")
-    ax.set_ylabel("win rate vs a uniformly random candidate")
-    ax.set_title(title)
-    ax.legend()
+    fig = grouped_bars(table, types, "win rate vs a uniformly random candidate", [c.replace("_vs_uniform", "") for c in types])
+    fig.axes[0].set_title(title)
     report.figure(fig, name, title)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 import mixpref as mp
-from mixpref.reporting import Report, new_figure
+from mixpref.reporting import Report, grouped_bars
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from aggregation_rules import cycle_profile, majority_minority_profile  # noqa: E402
@@ -103,15 +103,8 @@ def main(argv=None):
             report.text(f"## {title}")
             report.table(table, f"{key}_dpo", f"{title}: trained policy vs reference, per type", floatfmt=".3f")
             cols = [c for c in table.columns if c.startswith("type")]
-            fig, ax = new_figure(9, 4)
-            x = np.arange(len(table))
-            width = 0.8 / len(cols)
-            for i, col in enumerate(cols):
-                ax.bar(x + i * width, table[col], width, label=col.replace("_vs_reference", ""))
-            ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-            ax.set_xticks(x + 0.4 - width / 2, table["rule"], rotation=30, ha="right")
-            ax.set_ylabel("win rate of the DPO policy vs reference")
-            ax.legend()
+            fig = grouped_bars(table.set_index("rule"), cols, "win rate of the DPO policy vs reference",
+                               [c.replace("_vs_reference", "") for c in cols])
             report.figure(fig, f"{key}_dpo", f"{title}: each type's win rate of the DPO-trained policy")
             report.text(
                 "`tv_to_lottery` is the total-variation distance between the trained policy and the rule's "
