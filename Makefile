@@ -5,9 +5,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PYTEST_ARGS ?= -m "not slow"
+PYTEST_ARGS ?=
 
-.PHONY: test test-all demo venv dev clean
+.PHONY: test test-fast demo venv dev clean
 
 $(VENV)/.core: pyproject.toml tools/install-torch
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,8 @@ dev: $(VENV)/.dev
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-all: $(VENV)/.dev
-	$(PY) -m pytest
+test-fast: $(VENV)/.dev
+	$(PY) -m pytest -m "not slow"
 
 demo: $(VENV)/.core
 	$(VENV)/bin/mixpref demo
