@@ -52,6 +52,14 @@ def _argmax_lottery(scores, mask, rtol=1e-9):
     return win / win.sum(axis=1, keepdims=True)
 
 
+def _number(value, name, expected):
+    """``value`` as a float, or a DataError naming the option (a string would fail in a comparison)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{name}: got {value!r}; expected {expected}") from None
+
+
 def _masked(scores, mask):
     return np.where(mask, scores, np.nan)
 
@@ -123,7 +131,8 @@ def _pooled(profile, temperature=None, ridge=1e-2, max_iter=100):
     when ``temperature`` is given (the KL-regularised policy DPO on pooled data targets,
     uniform reference).
     """
-    if ridge <= 0:
+    ridge = _number(ridge, "ridge", "a positive number")
+    if not ridge > 0:
         raise DataError(f"ridge: got {ridge}; expected a positive number (it keeps strengths finite)")
     pooled = profile.pooled()
     mask = profile.mask
@@ -182,6 +191,10 @@ def _maximal_lottery(
         probs = maximal_lottery_lp(game, mask, chunk_size=chunk_size)
     elif method == "selfplay":
         from .selfplay import maximal_lottery_selfplay
+
+        tol = _number(tol, "tol", "an exploitability level >= 0")
+        if not tol >= 0:
+            raise DataError(f"tol: got {tol}; expected an exploitability level >= 0")
 
         probs, _, info = maximal_lottery_selfplay(
             game, mask, tol=tol, device=device, max_iter=max_iter, step_size=step_size, num_threads=num_threads
@@ -262,6 +275,7 @@ def _quantile(profile, alpha=0.1):
             "Profile samples: rule 'quantile' needs posterior samples but the profile has none; "
             "pass samples=... (or reward_samples=... to Profile.from_rewards)"
         )
+    alpha = _number(alpha, "alpha", "a quantile level in [0, 1]")
     if not 0.0 <= alpha <= 1.0:
         raise DataError(f"alpha: got {alpha}; expected a quantile level in [0, 1]")
     w = _half_tie(profile.pooled_samples())  # (S, P, M, M)

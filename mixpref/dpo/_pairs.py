@@ -29,6 +29,20 @@ def require_columns(pairs, columns, what="pairs"):
         raise DataError(f"{what}: no rows; expected at least one (chosen, rejected) pair")
 
 
+def float_column(pairs, column, what="pairs"):
+    """A column as float64, or a DataError naming the column and the first bad row."""
+    try:
+        return pairs[column].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        values = pairs[column].tolist()
+        for row, v in enumerate(values):
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                raise DataError(f"{what}: column {column!r}, row {row}: got {v!r}, expected a number") from None
+        raise
+
+
 def soft_labels_and_weights(pairs, loss, soft_labels):
     """Return (p or None, weights) as float64 arrays, checked."""
     use_p = loss in SOFT_BY_DEFAULT if soft_labels is None else bool(soft_labels)
@@ -36,12 +50,12 @@ def soft_labels_and_weights(pairs, loss, soft_labels):
     if use_p:
         if "p_chosen" not in pairs.columns:
             raise DataError(f"pairs: loss {loss!r} with soft labels needs column 'p_chosen' (probability that chosen is preferred)")
-        p = pairs["p_chosen"].to_numpy(dtype=np.float64)
+        p = float_column(pairs, "p_chosen")
         bad = np.flatnonzero(~((p >= 0) & (p <= 1)))
         if bad.size:
             raise DataError(f"pairs: column 'p_chosen', row {int(bad[0])}: got {p[bad[0]]}, expected a probability in [0, 1]")
     if "weight" in pairs.columns:
-        w = pairs["weight"].to_numpy(dtype=np.float64)
+        w = float_column(pairs, "weight")
         bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
         if bad.size:
             raise DataError(f"pairs: column 'weight', row {int(bad[0])}: got {w[bad[0]]}, expected a finite number >= 0")

@@ -83,8 +83,9 @@ def encode(tokenizer, prompt, response, max_length):
         start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         p_ids = [start]
     if len(p_ids) + len(r_ids) > max_length:
-        # keep the prompt's end (what the response answers) and the response's start
-        keep_prompt = max(1, min(len(p_ids), max_length - len(r_ids), max_length // 2))
+        # keep the prompt's end (what the response answers) and the response's start, using
+        # every position the response leaves free (at least one prompt token to predict from)
+        keep_prompt = max(1, min(len(p_ids), max_length - len(r_ids)))
         p_ids = p_ids[-keep_prompt:]
         r_ids = r_ids[: max_length - len(p_ids)]
     return p_ids + r_ids, [0] * len(p_ids) + [1] * len(r_ids)
@@ -282,12 +283,27 @@ def train_lm(
     for name, value in (("batch_size", batch_size), ("grad_accum", grad_accum), ("epochs", epochs)):
         if int(value) < 1:
             raise DataError(f"{name}: got {value}, expected an integer >= 1")
+    try:
+        beta = float(beta)
+    except (TypeError, ValueError):
+        raise DataError(f"beta: got {beta!r}, expected a positive number") from None
+    if int(max_length) < 2:
+        # one prompt token is needed to predict the first response token from
+        raise DataError(f"max_length: got {max_length}, expected an integer >= 2")
     require_columns(pairs, ["prompt", "chosen", "rejected"])
     prompts, chosen, rejected = (_check_text(pairs, c) for c in ("prompt", "chosen", "rejected"))
     p_np, w_np = soft_labels_and_weights(pairs, loss, soft_labels)
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise FileNotFoundError(f"model_dir: {str(model_dir)!r} is not a folder holding a Hugging Face causal LM")
+    if reference_dir is not None:
+        # checked here: from_pretrained would read a non-folder as a Hub repo id and download it
+        reference_dir = Path(reference_dir)
+        if not reference_dir.is_dir():
+            raise FileNotFoundError(
+                f"reference_dir: {str(reference_dir)!r} is not a folder holding a Hugging Face causal LM "
+                "(mixpref never downloads weights)"
+            )
     output_dir = Path(output_dir) if output_dir is not None else None
     dev = resolve_device(device)
     tdtype = _torch_dtype(dtype)
@@ -299,27 +315,34 @@ def train_lm(
     token_ul = loss == "unlikelihood" and unlikelihood == "token"
     needs_ref = loss not in REFERENCE_FREE
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     pad_id = tokenizer.pad_token_id
     enc_c = [encode(tokenizer, p, r, max_length) for p, r in zip(prompts, chosen)]
     enc_r = [encode(tokenizer, p, r, max_length) for p, r in zip(prompts, rejected)]
 
-    # resume: newest complete checkpoint whose pairs fingerprint matches
-    fingerprint = _fingerprint([prompts, chosen, rejected], max_length, reference_dir or model_dir.resolve())
+    # reference log-probs depend on the texts, max_length and the reference model only
+    fingerprint = _fingerprint([prompts, chosen, rejected], max_length, (reference_dir or model_dir).resolve())
+    # resume: newest complete checkpoint of the same run (same targets, loss and batch order);
+    # changing any of these mid-run would silently mix two trainings in one model
+    run_fingerprint = _fingerprint(
+        [fingerprint, loss, beta, unlikelihood, None if p_np is None else p_np.tolist(), w_np.tolist(),
+         int(per_step), int(random_state)],
+        max_length, None,
+    )
     ckpts = _checkpoints(output_dir) if resume else []
-    state = {"global_step": 0, "history": [], "fingerprint": fingerprint}
+    state = {"global_step": 0, "history": [], "fingerprint": run_fingerprint}
     load_from = model_dir
     if ckpts:
         saved = json.loads((ckpts[-1] / "trainer_state.json").read_text())
-        if saved.get("fingerprint") != fingerprint:
+        if saved.get("fingerprint") != run_fingerprint:
             raise DataError(
-                f"output_dir: {str(output_dir)!r} holds checkpoints of different pairs or reference; "
-                "use another output_dir or resume=False"
+                f"output_dir: {str(output_dir)!r} holds checkpoints of a different run (pairs, reference, loss, "
+                "beta, soft labels, weights, pairs per step or random_state); use another output_dir or resume=False"
             )
         state, load_from = saved, ckpts[-1]
-    model = AutoModelForCausalLM.from_pretrained(load_from, dtype=tdtype).to(dev)
+    model = AutoModelForCausalLM.from_pretrained(load_from, dtype=tdtype, local_files_only=True).to(dev)
     # tiny models train faster on one thread; real ones keep them all
     n_params = sum(q.numel() for q in model.parameters())
     with single_thread_if_small(dev, n_params, limit=5_000_000):
@@ -337,7 +360,9 @@ def train_lm(
                 if reference_dir is None and load_from == model_dir:
                     ref_model = model
                 else:
-                    ref_model = AutoModelForCausalLM.from_pretrained(reference_dir or model_dir, dtype=tdtype).to(dev)
+                    ref_model = AutoModelForCausalLM.from_pretrained(
+                        reference_dir or model_dir, dtype=tdtype, local_files_only=True
+                    ).to(dev)
                 ref = np.stack([
                     _logprobs_all(ref_model, enc, pad_id, dev, batch_size) for enc in (enc_c, enc_r)
                 ], axis=1)
@@ -400,7 +425,7 @@ def train_lm(
             at_epoch_end = done % steps_per_epoch == 0
             if output_dir is not None and (done == total or (save_every and done % save_every == 0)
                                            or (not save_every and at_epoch_end)):
-                state = {"global_step": done, "history": history, "fingerprint": fingerprint,
+                state = {"global_step": done, "history": history, "fingerprint": run_fingerprint,
                          "loss": loss, "beta": beta, "total_steps": total}
                 _save_checkpoint(output_dir, done, model, tokenizer, optimizer, state, keep_checkpoints)
 

@@ -49,7 +49,13 @@ def _as_tensor(x, name, like=None):
         dtype = like.dtype if like is not None else torch.get_default_dtype()
         device = like.device if like is not None else None
         # torch.tensor copies, so read-only numpy arrays (pandas columns) are fine
-        t = torch.tensor(x, dtype=dtype, device=device)
+        try:
+            t = torch.tensor(x, dtype=dtype, device=device)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise DataError(f"{name}: expected numbers, got {type(x).__name__} ({err})") from None
+    if like is not None and t.dim() and t.shape != like.shape:
+        # a scalar broadcasts harmlessly; (n,) against (n, 1) would silently give an (n, n) loss
+        raise DataError(f"{name}: shape {tuple(t.shape)}, expected {tuple(like.shape)} (one value per example)")
     if not torch.is_floating_point(t):
         t = t.to(torch.get_default_dtype())
     return t
@@ -94,7 +100,10 @@ def loss(name, policy_chosen, policy_rejected, ref_chosen=None, ref_rejected=Non
     """
     if name not in LOSSES:
         raise DataError(f"loss {name!r}: unknown; expected one of {', '.join(LOSSES)}")
-    beta = float(beta)
+    try:
+        beta = float(beta)
+    except (TypeError, ValueError):
+        raise DataError(f"beta: got {beta!r}, expected a positive number") from None
     if not beta > 0:
         raise DataError(f"beta: got {beta}, expected a positive number")
     pc = _as_tensor(policy_chosen, "policy_chosen")

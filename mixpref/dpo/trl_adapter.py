@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ._pairs import require_columns
+from ._pairs import float_column, require_columns
 
 # mixpref loss name -> TRL loss_type; "soft" is sigmoid on resampled labels
 _TRL_LOSS = {"sigmoid": "sigmoid", "soft": "sigmoid", "ipo": "ipo", "hinge": "hinge", "robust": "robust"}
@@ -48,7 +48,7 @@ def prepare_trl_pairs(pairs, soft_labels=True, weights=True, random_state=0):
     out = pairs.reset_index(drop=True)
     rng = np.random.default_rng(random_state)
     if weights and "weight" in out.columns:
-        w = out["weight"].to_numpy(dtype=np.float64)
+        w = float_column(out, "weight")
         bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
         if bad.size:
             raise DataError(f"pairs: column 'weight', row {int(bad[0])}: got {w[bad[0]]}, expected a finite number >= 0")
@@ -125,8 +125,8 @@ def train_with_trl(model_dir, pairs, output_dir=None, loss="sigmoid", beta=0.1, 
         path = Path(model_dir)
         if not path.is_dir():
             raise FileNotFoundError(f"model_dir: {str(path)!r} is not a folder holding a Hugging Face causal LM")
-        model = AutoModelForCausalLM.from_pretrained(path)
-        tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+        tokenizer = tokenizer or AutoTokenizer.from_pretrained(path, local_files_only=True)
         default_out = f"{str(path).rstrip('/')}-dpo"
     else:
         model = model_dir

@@ -189,8 +189,14 @@ def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_
         raise DataError(f"strategy: got {strategy!r}, expected one of {', '.join(STRATEGIES)}")
     if labels not in LABELS:
         raise DataError(f"labels: got {labels!r}, expected one of {', '.join(LABELS)}")
-    if n_pairs is not None and (int(n_pairs) != n_pairs or n_pairs < 1):
-        raise DataError(f"n_pairs: got {n_pairs!r}, expected a positive integer or None")
+    if n_pairs is not None:
+        try:
+            ok = int(n_pairs) == n_pairs and n_pairs >= 1
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise DataError(f"n_pairs: got {n_pairs!r}, expected a positive integer or None")
+        n_pairs = int(n_pairs)
     try:
         min_margin = float(min_margin)
     except (TypeError, ValueError):
@@ -300,10 +306,13 @@ def resample_soft_labels(df, random_state=0):
     missing = [c for c in ("chosen", "rejected", "p_chosen") if c not in df.columns]
     if missing:
         raise DataError(f"df: missing column(s) {missing}; expected 'chosen', 'rejected', 'p_chosen'")
-    p = df["p_chosen"].to_numpy(dtype=np.float64)
+    p = pd.to_numeric(df["p_chosen"], errors="coerce").to_numpy(dtype=np.float64)  # text -> NaN -> error below
     bad = np.flatnonzero(~((p >= 0) & (p <= 1)))
     if bad.size:
-        raise DataError(f"df: column 'p_chosen', row {int(bad[0])}: got {p[bad[0]]}, expected a probability in [0, 1]")
+        raise DataError(
+            f"df: column 'p_chosen', row {int(bad[0])}: got {df['p_chosen'].iloc[bad[0]]!r}, "
+            "expected a probability in [0, 1]"
+        )
     flip = np.random.default_rng(random_state).random(len(df)) >= p
     out = df.copy()
     for a, b in _SWAP:

@@ -46,6 +46,14 @@ def test_errors_name_what_is_missing(bt_mixture):
         mp.aggregate(no_rewards, "dictator", type=5)
     with pytest.raises(mp.DataError, match="Profile"):
         mp.aggregate(np.zeros((1, 1, 2, 2)), "borda")
+    # options given as text (e.g. straight from a config file) name themselves
+    with pytest.raises(mp.DataError, match="ridge: got 'big'"):
+        mp.aggregate(no_rewards, "pooled", ridge="big")
+    sampled = mp.Profile(no_rewards.matrices, no_rewards.weights, samples=no_rewards.matrices[None])
+    with pytest.raises(mp.DataError, match="alpha: got 'low'"):
+        mp.aggregate(sampled, "quantile", alpha="low")
+    with pytest.raises(mp.DataError, match="tol"):
+        mp.aggregate(no_rewards, "maximal_lottery", method="selfplay", tol=-1.0)
 
 
 def test_pooled_strengths_match_choix():

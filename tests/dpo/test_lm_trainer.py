@@ -79,6 +79,12 @@ def test_response_only_masking(tiny_lm):
     # truncation keeps the prompt's end and at least one response token
     ids, mask = encode(tok, "question cat is it " * 20, " good answer", max_length=10)
     assert len(ids) == 10 and sum(mask) >= 1
+    # a short response leaves the rest of max_length to the prompt (not just half of it)
+    ids, mask = encode(tok, "question cat is it " * 20, " yes", max_length=20)
+    assert len(ids) == 20 and sum(mask) == len(tok(" yes", add_special_tokens=False)["input_ids"]) + 1
+    # a response longer than max_length keeps one prompt token and the response's start
+    ids, mask = encode(tok, "question cat", " good answer" * 20, max_length=12)
+    assert len(ids) == 12 and mask == [0] + [1] * 11
 
 
 @pytest.mark.parametrize("loss,kw", [("unlikelihood", {"unlikelihood": "token"}), ("soft", {}), ("generative", {})])
@@ -99,3 +105,27 @@ def test_bad_pairs_raise_data_error(tiny_lm, text_pairs):
         mp.dpo.train_lm(tiny_lm, text_pairs, loss="dpo")
     with pytest.raises(FileNotFoundError):
         mp.dpo.train_lm(tiny_lm / "missing", text_pairs)
+    # max_length=1 would leave no response token to score (every log-prob silently 0)
+    with pytest.raises(mp.DataError, match="max_length"):
+        mp.dpo.train_lm(tiny_lm, text_pairs, max_length=1)
+
+
+def test_reference_dir_must_be_a_local_folder(tiny_lm, text_pairs, tmp_path):
+    # a name that is not a folder must fail before from_pretrained could treat it as a Hub id
+    with pytest.raises(FileNotFoundError, match="reference_dir"):
+        mp.dpo.train_lm(tiny_lm, text_pairs, reference_dir="gpt2", max_steps=1, device="cpu")
+
+
+def test_resume_refuses_checkpoints_of_another_loss_or_labels(tiny_lm, text_pairs, tmp_path):
+    kw = dict(batch_size=8, lr=1e-3, device="cpu", output_dir=tmp_path / "run")
+    mp.dpo.train_lm(tiny_lm, text_pairs, loss="sigmoid", max_steps=1, **kw)
+    # same pairs, another loss: resuming would mix two trainings in one model
+    with pytest.raises(mp.DataError, match="different run"):
+        mp.dpo.train_lm(tiny_lm, text_pairs, loss="ipo", max_steps=2, **kw)
+    # the same run resumes
+    assert mp.dpo.train_lm(tiny_lm, text_pairs, loss="sigmoid", max_steps=2, **kw).global_step == 2
+    # same loss, other soft labels
+    kw["output_dir"] = tmp_path / "soft"
+    mp.dpo.train_lm(tiny_lm, text_pairs, loss="soft", max_steps=1, **kw)
+    with pytest.raises(mp.DataError, match="different run"):
+        mp.dpo.train_lm(tiny_lm, text_pairs.assign(p_chosen=0.9), loss="soft", max_steps=2, **kw)

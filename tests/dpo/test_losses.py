@@ -179,3 +179,16 @@ def test_bad_inputs_raise_data_error():
         mp.dpo.loss("unlikelihood", torch.tensor([0.0]), torch.tensor([-1.0]))
     # reference-free losses need no reference
     assert mp.dpo.loss("generative", x, x).shape == (2,)
+    # a column vector would broadcast to an (n, n) loss: refuse it, naming the argument
+    with pytest.raises(mp.DataError, match="ref_chosen: shape"):
+        mp.dpo.loss("sigmoid", x, x, x[:, None], x[:, None])
+    with pytest.raises(mp.DataError, match="p: shape"):
+        mp.dpo.loss("soft", x, x, x, x, p=torch.tensor([[0.6], [0.7]]))
+    with pytest.raises(mp.DataError, match="policy_rejected: shape"):
+        mp.dpo.loss("generative", x, torch.tensor([-1.0, -2.0, -3.0]))
+    with pytest.raises(mp.DataError, match="beta"):
+        mp.dpo.loss("sigmoid", x, x, x, x, beta="strong")
+    with pytest.raises(mp.DataError, match="p: expected numbers"):
+        mp.dpo.loss("soft", x, x, x, x, p="high")
+    # scalars broadcast harmlessly
+    assert mp.dpo.loss("sigmoid", x, x, 0.0, 0.0, p=0.8).shape == (2,)

@@ -105,6 +105,10 @@ def test_bad_inputs_raise_data_error():
         mp.dpo.train_tabular(ok, cands, loss="soft")
     with pytest.raises(mp.DataError, match="weight"):
         mp.dpo.train_tabular(ok.assign(weight=-1.0), cands)
+    with pytest.raises(mp.DataError, match="'weight', row 0: got 'x'"):
+        mp.dpo.train_tabular(ok.assign(weight="x"), cands)
+    with pytest.raises(mp.DataError, match="'p_chosen', row 0: got 'high'"):
+        mp.dpo.train_tabular(ok.assign(p_chosen=["high"]), cands, loss="soft")
     with pytest.raises(mp.DataError, match="reference"):
         mp.dpo.train_tabular(ok, cands, reference=np.array([[1.0, 0.0]]))
     with pytest.raises(mp.DataError, match="optimizer"):

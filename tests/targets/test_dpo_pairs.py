@@ -149,6 +149,13 @@ def test_bad_arguments_raise_data_error():
         mp.to_dpo_pairs(lot, strategy="best")
     with pytest.raises(mp.DataError, match="n_pairs"):
         mp.to_dpo_pairs(lot, n_pairs=0)
+    with pytest.raises(mp.DataError, match="n_pairs"):
+        mp.to_dpo_pairs(lot, n_pairs="all")
+    assert len(mp.to_dpo_pairs(lot, strategy="sampled", n_pairs=2.0)) <= 2 * len(lot)
+    # a text label names its row instead of failing inside numpy
+    pairs = pd.DataFrame({"chosen": ["a", "b"], "rejected": ["b", "a"], "p_chosen": [0.7, "high"]})
+    with pytest.raises(mp.DataError, match="row 1: got 'high'"):
+        mp.resample_soft_labels(pairs)
     with pytest.raises(mp.DataError, match="lottery"):
         mp.to_dpo_pairs(object())
     table = text_table(lot)
