@@ -79,7 +79,9 @@ def train_with_trl(model_dir, pairs, output_dir=None, loss="sigmoid", beta=0.1, 
         ``robust``); a TRL ``loss_type`` in ``dpo_config`` takes precedence.
     beta : float
     soft_labels : bool
-        Flip pairs with probability ``1 − p_chosen`` (soft-label DPO in expectation).
+        Flip pairs with probability ``1 − p_chosen`` (soft-label DPO in expectation). For
+        ``loss="robust"`` the labels are kept and TRL's ``label_smoothing`` is set to the
+        mean noise rate ``1 − p_chosen`` instead.
     weights : bool
         Resample rows in proportion to ``weight`` when weights differ.
     conversational : bool
@@ -118,6 +120,13 @@ def train_with_trl(model_dir, pairs, output_dir=None, loss="sigmoid", beta=0.1, 
                 "which runs every loss in mp.dpo.LOSSES"
             )
         loss_type = _TRL_LOSS[loss]
+    if loss_type == "robust" and "label_smoothing" not in dpo_config:
+        # TRL's robust loss reads the label-noise rate from one global label_smoothing; mixpref's
+        # "robust" reads it per pair as 1 - p_chosen. Use the mean rate and keep the labels as
+        # given: flipping them as well would count the noise twice.
+        p = float_column(pairs, "p_chosen") if "p_chosen" in pairs.columns else np.ones(len(pairs))
+        dpo_config["label_smoothing"] = float(np.clip(1.0 - np.nanmean(p), 0.0, 0.499))
+        soft_labels = False
     rows = prepare_trl_pairs(pairs, soft_labels=soft_labels, weights=weights, random_state=random_state)
     dataset = to_trl_dataset(rows, conversational=conversational)
 

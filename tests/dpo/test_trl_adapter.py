@@ -86,3 +86,14 @@ def test_train_with_trl_conversational(tiny_lm, text_pairs, tmp_path):
                                     learning_rate=1e-3, save_strategy="no", max_length=64)
     assert trainer.state.global_step == 1
     assert trainer.train_dataset.num_rows == len(text_pairs)
+
+
+def test_train_with_trl_robust_uses_label_smoothing_not_flips(tiny_lm, text_pairs, tmp_path):
+    _trl_or_skip()
+    pairs = text_pairs.assign(p_chosen=0.8)
+    trainer = mp.dpo.train_with_trl(tiny_lm, pairs, output_dir=tmp_path / "r", loss="robust", train=False,
+                                    save_strategy="no", max_length=64)
+    assert trainer.args.loss_type == ["robust"]
+    assert trainer.args.label_smoothing == pytest.approx(0.2)
+    # labels are kept as given (flipping them too would count the noise twice); TRL appends EOS
+    assert all(c.startswith(o) for c, o in zip(trainer.train_dataset["chosen"], pairs["chosen"]))
