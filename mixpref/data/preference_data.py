@@ -252,6 +252,14 @@ class _Builder:
             {"response_id": self.response_ids, "prompt_id": [self.prompt_ids[p] for p in self.response_prompt],
              "text": self.response_texts}
         )
+        clash = responses["response_id"].duplicated(keep=False).to_numpy()
+        if clash.any():
+            # text-derived ids hash str(prompt id): prompt ids 1 and "1" would share response ids
+            shown = sorted({repr(v) for v in responses["prompt_id"][clash]})[:5]
+            raise DataError(
+                f"{self.what}: prompt ids {', '.join(shown)} print the same, so their responses get the same "
+                "ids; expected prompt ids that differ as text (e.g. all strings)"
+            )
         if self.conversational:
             prompts["messages"] = pd.Series(self.prompt_messages, dtype=object)
             responses["messages"] = pd.Series(self.response_messages, dtype=object)
@@ -467,7 +475,7 @@ class PreferenceData:
 
     @property
     def has_annotators(self) -> bool:
-        """Whether every observation carries an annotator id."""
+        """Whether the data has an annotator table (observations without an id have code -1)."""
         return len(self.annotators) > 0
 
     def _annotator_values(self, codes):
@@ -538,8 +546,9 @@ class PreferenceData:
         >>> len(part.prompts), len(part.responses), sorted(set(part.comparisons.prompt_id))
         (2, 40, ['p0', 'p1'])
         """
+        prompts, annotators = _id_list(prompts), _id_list(annotators)
         prompt_ids = self.prompts["prompt_id"]
-        keep_p = np.ones(len(prompt_ids), dtype=bool) if prompts is None else prompt_ids.isin(list(prompts)).to_numpy()
+        keep_p = np.ones(len(prompt_ids), dtype=bool) if prompts is None else prompt_ids.isin(prompts).to_numpy()
         if prompts is not None:
             unknown = set(prompts) - set(prompt_ids)
             if unknown:
@@ -548,7 +557,12 @@ class PreferenceData:
         if annotators is not None:
             if not self.has_annotators:
                 raise DataError("select(annotators=...): the data has no annotator column")
-            keep_a = self.annotators.isin(list(annotators))
+            unknown = set(annotators) - set(self.annotators)
+            if unknown:
+                raise DataError(
+                    f"select: unknown annotator id(s) {sorted(map(str, unknown))[:5]}; expected ids of data.annotators"
+                )
+            keep_a = self.annotators.isin(annotators)
         arr, ra = self.arrays, self.ranking_arrays
 
         def kept(prompt_codes, annotator_codes):
@@ -607,6 +621,8 @@ class PreferenceData:
         Parameters
         ----------
         test_size : float in (0, 1)
+            Fraction of the observations, or with ``by="annotator"``/``"prompt"`` of the
+            annotators (prompts): the share of observations then varies with their sizes.
         by : {"observation", "annotator", "prompt"}
             ``"annotator"`` and ``"prompt"`` keep each annotator (prompt) on one side.
         random_state : int
@@ -682,15 +698,36 @@ class PreferenceData:
         arr = self.arrays
         if (arr.y == 0.5).any():
             raise DataError("to_pairs: column 'label' holds ties, which prompt/chosen/rejected cannot express; use to_frame()")
-        conv = "messages" in self.prompts.columns
-        ptext = self.prompts["messages" if conv else "text"].to_numpy(dtype=object)
-        rtext = self.responses["messages" if conv else "text"].to_numpy(dtype=object)
+
+        def field(table):
+            # a conversation where one was given, else the text (a conversational prompt may
+            # come with string responses, and the other way round)
+            text = table["text"].to_numpy(dtype=object)
+            if "messages" not in table.columns:
+                return text
+            messages = table["messages"].to_numpy(dtype=object)
+            out = np.empty(len(text), dtype=object)
+            for i, (t, m) in enumerate(zip(text, messages)):
+                out[i] = t if m is None else m
+            return out
+
+        ptext = field(self.prompts)
+        rtext = field(self.responses)
         win = np.where(arr.y == 1.0, arr.a, arr.b)
         lose = np.where(arr.y == 1.0, arr.b, arr.a)
         frame = pd.DataFrame({"prompt": ptext[arr.prompt], "chosen": rtext[win], "rejected": rtext[lose]})
         if self.has_annotators:
             frame["annotator"] = self._annotator_values(arr.annotator)
         return frame
+
+
+def _id_list(ids):
+    """None, or the ids as a list (one id, a string included, becomes a list of one)."""
+    if ids is None:
+        return None
+    if isinstance(ids, str) or not np.iterable(ids):
+        return [ids]
+    return list(ids)
 
 
 def _field(value, column, row, what):

@@ -63,14 +63,14 @@ def summarize(data) -> DataSummary:
     hi = np.maximum(arr.a, arr.b)
     outcome = np.where(arr.a == lo, arr.y, 1.0 - arr.y)
     votes = pd.DataFrame({"ann": arr.annotator, "lo": lo, "hi": hi, "y": outcome})
-    repeated = int(votes.duplicated().sum())
+    # votes without an annotator id come from unknown people: never 'repeated by the same annotator'
+    repeated = int((votes.duplicated() & (votes['ann'] >= 0)).sum())
     per_annotator = {}
     observed = np.concatenate([arr.annotator, data.ranking_arrays.annotator])
     n_annotators = int(len(np.unique(observed[observed >= 0])))  # those with data in this (possibly split) set
-    if data.has_annotators:
-        counts = np.bincount(
-            np.concatenate([arr.annotator, data.ranking_arrays.annotator]), minlength=len(data.annotators)
-        )
+    if data.has_annotators and n_annotators:
+        # observations without an annotator id (code -1) belong to no annotator
+        counts = np.bincount(observed[observed >= 0], minlength=len(data.annotators))
         counts = counts[counts > 0]
         per_annotator = {
             "min": int(counts.min()),

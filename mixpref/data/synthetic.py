@@ -171,7 +171,8 @@ def population(
     # scale each type so its logits between two responses of a prompt have sd = logit_sd
     raw = emb @ directions.T  # (n_resp, K)
     within = raw.reshape(n_prompts, responses_per_prompt, n_types)
-    sd_r = within.std(axis=1).mean(axis=0)
+    # ddof=1: the mean squared difference of two distinct responses is 2x the unbiased variance
+    sd_r = within.std(axis=1, ddof=1).mean(axis=0)
     scale = np.where(sd_r > 0, logit_sd / (np.sqrt(2.0) * np.maximum(sd_r, 1e-12)), 0.0)
     reward_vectors = directions * scale[:, None]
     rewards = (emb @ reward_vectors.T).T  # (K, n_resp)

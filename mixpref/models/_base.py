@@ -232,11 +232,22 @@ class PreferenceModel:
         params = self.params_ if params is None else params
         return {k: v.to(device=problem.device, dtype=problem.dtype) for k, v in params.items()}
 
+    def _check_logp_ref(self, features):
+        # a policy-likelihood model that learned alpha (so was fitted with alpha * logp_ref in its
+        # reward) cannot drop that term at prediction time: every reward difference would change
+        spec = self.spec_
+        if spec.learns_alpha and getattr(features, "logp_ref", None) is None:
+            raise DataError(
+                "features: no logp_ref, but the model was fitted with a learned alpha * logp_ref term in its "
+                "reward; expected features with the reference log-probabilities it was fitted with"
+            )
+
     def _problem(self, data, features, level="annotator"):
         self._check_fitted()
         feats_dim = features.dim if hasattr(features, "dim") else None
         if feats_dim is not None and feats_dim != self.n_features_in_:
             raise DataError(f"features: dimension {feats_dim}, but the model was fitted on {self.n_features_in_}")
+        self._check_logp_ref(features)
         return build_problem(data, features, level=level, device=self._device(), dtype=E.resolve_dtype(self._options()["dtype"]))
 
     def rewards(self, features) -> np.ndarray:
@@ -250,6 +261,7 @@ class PreferenceModel:
         _check_features(features)
         if features.dim != self.n_features_in_:
             raise DataError(f"features: dimension {features.dim}, but the model was fitted on {self.n_features_in_}")
+        self._check_logp_ref(features)
         dev, dt = self._device(), E.resolve_dtype(self._options()["dtype"])
         phi = torch.as_tensor(features.embeddings, device=dev, dtype=dt)
         lp = None if features.logp_ref is None else torch.as_tensor(features.logp_ref, device=dev, dtype=dt)
@@ -267,6 +279,10 @@ class PreferenceModel:
         self._check_fitted()
         if self.posterior_samples_ is None:
             raise DataError("sample_rewards: the model was fitted with inference='map'; use 'svi' or 'ensemble'")
+        _check_features(features)
+        if features.dim != self.n_features_in_:
+            raise DataError(f"features: dimension {features.dim}, but the model was fitted on {self.n_features_in_}")
+        self._check_logp_ref(features)
         stored = next(iter(self.posterior_samples_.values())).shape[0]
         rng = np.random.default_rng(random_state)
         idx = rng.choice(stored, size=int(n), replace=int(n) > stored)

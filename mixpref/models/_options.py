@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import DataError
 
 # name -> default; every model constructor accepts these keywords
@@ -35,6 +37,9 @@ def resolve(model, overrides=None) -> dict:
         raise DataError(f"optimizer: got {opts['optimizer']!r}, expected 'lbfgs' or 'adam'")
     if opts["max_steps"] is None:
         opts["max_steps"] = 500 if opts["optimizer"] == "lbfgs" else 1000
+    seed = opts["random_state"]
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DataError(f"random_state: got {seed!r}, expected a nonnegative integer seed")
     if int(opts["n_restarts"]) < 1:
         raise DataError(f"n_restarts: got {opts['n_restarts']!r}, expected a positive integer")
     return opts
@@ -43,8 +48,6 @@ def resolve(model, overrides=None) -> dict:
 def resolve_ties(ties, data) -> str:
     """'auto': Davidson when the data has ties, plain Bradley–Terry otherwise."""
     if ties == "auto":
-        import numpy as np
-
         return "davidson" if bool(np.any(data.arrays.y == 0.5)) else "bt"
     if ties == "davidson":
         return "davidson"

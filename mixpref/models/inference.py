@@ -65,6 +65,8 @@ def lbfgs(objective, params: dict, max_iter=500, tol=1e-9, progress=False, desc=
     bar = _progress(max_iter, desc, progress)
     done = 0
     while done < max_iter:
+        # never run past max_iter (LBFGS counts iterations across chunks)
+        opt.param_groups[0]["max_iter"] = min(chunk, max_iter - done)
         opt.step(closure)
         state = opt.state[opt._params[0]]
         n_iter = state.get("n_iter", 0)
@@ -72,7 +74,7 @@ def lbfgs(objective, params: dict, max_iter=500, tol=1e-9, progress=False, desc=
         done = n_iter
         if bar is not None:
             bar.update(step)
-        if step < chunk:  # converged inside this chunk
+        if step < opt.param_groups[0]["max_iter"]:  # converged inside this chunk
             break
     if bar is not None:
         bar.close()

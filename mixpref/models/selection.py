@@ -121,9 +121,12 @@ def select_n_types(data, features, base=None, ks=range(1, 9), criterion="heldout
         table = pd.DataFrame(rows)
         n_test = len(test)
         best = int(table.loc[table["criterion"].idxmax(), "k"])
+        # clusters are the annotators (or lone observations) of the test set; the data's
+        # table also lists annotators with no test observation, which are not clusters here
+        present = np.bincount(groups) > 0 if len(groups) else np.zeros(0, dtype=bool)
         se = []
         for k in ks:
-            diff = per_group[best] - per_group[k]
+            diff = (per_group[best] - per_group[k])[present]
             se.append(float(np.sqrt(len(diff)) * diff.std(ddof=1) / n_test) if len(diff) > 1 else 0.0)
         table["se"] = se
         gap = float(table["criterion"].max()) - table["criterion"]

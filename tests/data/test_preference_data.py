@@ -162,3 +162,48 @@ def test_select_cuts_tables_and_recodes():
     assert set(few.comparisons.annotator) == {"a1", "a3"} and list(few.annotators) == ["a1", "a3"]
     with pytest.raises(mp.DataError, match="unknown prompt"):
         data.select(prompts=["nope"])
+
+
+def test_to_pairs_keeps_strings_beside_conversations():
+    # a conversational prompt with string completions (and the other way round) used to come
+    # back from to_pairs with None in place of the strings
+    user = [{"role": "user", "content": "hi"}]
+    df = pd.DataFrame({"prompt": [user], "chosen": ["hello"], "rejected": ["go away"]})
+    out = mp.PreferenceData.from_pairs(df).to_pairs()
+    assert out.loc[0, "prompt"] == user
+    assert (out.loc[0, "chosen"], out.loc[0, "rejected"]) == ("hello", "go away")
+    said = [{"role": "assistant", "content": "hello"}]
+    df = pd.DataFrame({"prompt": ["hi"], "chosen": [said], "rejected": [[{"role": "assistant", "content": "no"}]]})
+    out = mp.PreferenceData.from_pairs(df).to_pairs()
+    assert out.loc[0, "prompt"] == "hi" and out.loc[0, "chosen"] == said
+
+
+def test_select_takes_one_id_and_rejects_unknown_annotators():
+    data = mp.synthetic.population(n_annotators=10, comparisons_per_annotator=10, dim=4, n_prompts=5).data
+    one = data.select(annotators="a1")  # a string is one id, not its characters
+    assert list(one.annotators) == ["a1"] and len(one) == 10
+    assert one.prompts["prompt_id"].tolist() == data.prompts["prompt_id"].tolist()
+    assert data.select(prompts="p1").prompts["prompt_id"].tolist() == ["p1"]
+    with pytest.raises(mp.DataError, match="unknown annotator"):
+        data.select(annotators=["a1", "nobody"])
+
+
+def test_prompt_ids_that_print_the_same_are_rejected():
+    # response ids are derived from str(prompt id) and text: prompts 1 and "1" used to give two
+    # different responses the same id (features and models would then mix them up)
+    df = pd.DataFrame({"prompt": [1, "1"], "response_a": ["x", "x"], "response_b": ["y", "y"], "label": ["a", "b"]})
+    with pytest.raises(mp.DataError, match="prompt ids '1', 1"):
+        mp.PreferenceData.from_frame(df)
+
+
+def test_summary_with_some_observations_without_annotator():
+    # annotator code -1 (unknown) beside known annotators used to crash np.bincount
+    from mixpref.data.preference_data import ComparisonArrays, PreferenceData
+
+    data = mp.synthetic.population(n_annotators=10, comparisons_per_annotator=5, dim=4, n_prompts=5).data
+    arr = data.arrays
+    ann = arr.annotator.copy()
+    ann[:7] = -1
+    mixed = PreferenceData(data.prompts, data.responses, data.annotators, ComparisonArrays(arr.prompt, arr.a, arr.b, arr.y, ann))
+    s = mixed.summary()
+    assert s.n_annotators == 9 and s.per_annotator["min"] == 3 and s.per_annotator["max"] == 5

@@ -134,3 +134,24 @@ def test_bad_inputs_raise_data_error():
         mp.BradleyTerry().rewards(feats)
     with pytest.raises(mp.DataError, match="PreferenceData"):
         mp.BradleyTerry().fit("data.csv", feats)
+
+
+def test_max_steps_bounds_lbfgs_iterations():
+    # LBFGS ran in chunks of 25 iterations, so max_steps=3 used to run up to 25
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 10, size=300)
+    b = (a + rng.integers(1, 10, size=300)) % 10
+    data = make_data(a, b, (rng.random(300) < 0.5).astype(float))
+    feats = features_for(data, rng.normal(size=(10, 4)))
+    bt = mp.BradleyTerry(max_steps=3, prior_scale=None).fit(data, feats)
+    assert bt.fit_trace_.restarts[0]["iterations"] <= 3
+
+
+def test_random_state_must_be_an_integer_seed():
+    # None or a Generator used to crash with a bare TypeError deep inside the fit
+    data = make_data([0, 1, 2], [1, 2, 0], [1, 1, 0])
+    feats = features_for(data, np.eye(3))
+    for seed in (None, np.random.default_rng(0), -1):
+        with pytest.raises(mp.DataError, match="random_state"):
+            mp.BradleyTerry(random_state=seed).fit(data, feats)
+    assert mp.BradleyTerry(random_state=np.int64(3)).fit(data, feats).coef_.shape == (3,)

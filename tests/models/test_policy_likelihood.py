@@ -87,3 +87,22 @@ def test_mixture_pl_runs():
     pol = m.policy(pop.data, pop.features)
     assert {"prob_0", "prob_1"} <= set(pol.columns)
     np.testing.assert_allclose(pol.groupby("prompt_id")[["prob_0", "prob_1"]].sum(), 1.0)
+
+
+def test_learned_alpha_needs_logp_ref_at_prediction():
+    # predicting without logp_ref used to drop alpha * logp_ref from every reward silently
+    rng = np.random.default_rng(0)
+    n_resp = 12
+    a = rng.integers(0, n_resp, size=200)
+    b = (a + rng.integers(1, n_resp, size=200)) % n_resp
+    data = make_data(a, b, (rng.random(200) < 0.5).astype(float), n_responses=n_resp)
+    emb = rng.normal(size=(n_resp, 3))
+    feats = features_for(data, emb, rng.normal(-5.0, 2.0, size=n_resp))
+    pl = mp.PolicyLikelihood().fit(data, feats)
+    bare = features_for(data, emb)
+    for call in (lambda: pl.rewards(bare), lambda: pl.predict_proba(data, bare), lambda: pl.score(data, bare)):
+        with pytest.raises(mp.DataError, match="logp_ref"):
+            call()
+    # a model fitted without logp_ref (alpha plays no role) predicts without it
+    plain = mp.PolicyLikelihood(alpha=1.0).fit(data, bare)
+    assert plain.predict_proba(data, bare).shape == (200,)

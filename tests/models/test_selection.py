@@ -37,3 +37,21 @@ def test_selection_rejects_bad_arguments(two_types):
         mp.select_n_types(two_types.data, two_types.features, criterion="aic")
     with pytest.raises(mp.DataError, match="ks"):
         mp.select_n_types(two_types.data, two_types.features, ks=[0, 1])
+
+
+def test_standard_error_clusters_only_annotators_of_the_test_set(two_types):
+    # with split="annotator" most annotators have no test observation; counting them as
+    # clusters with a zero difference used to inflate the standard error
+    import numpy as np
+
+    from mixpref.models.selection import _groups
+
+    res = mp.select_n_types(two_types.data, two_types.features, ks=[1, 2], split="annotator", n_restarts=1,
+                            refit=False)
+    _, test = two_types.data.split(test_size=0.2, by="annotator", random_state=0)
+    groups = _groups(test)
+    totals = {k: np.bincount(groups, weights=res.models[k].log_likelihood(test, two_types.features)) for k in (1, 2)}
+    present = np.bincount(groups) > 0
+    diff = (totals[res.k] - totals[3 - res.k])[present]
+    expected = np.sqrt(len(diff)) * diff.std(ddof=1) / len(test)
+    assert res.table.set_index("k").loc[3 - res.k, "se"] == pytest.approx(expected)
