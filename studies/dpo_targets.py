@@ -61,11 +61,11 @@ def run_population(key, profile, beta, steps, run):
     return pd.DataFrame(rows)
 
 
-def tiny_lm_run(out_dir, steps, seed):
-    """One train_lm run on a tiny random GPT-2 with a word-level tokenizer built in code."""
+def tiny_lm_run(work_dir, steps, seed):
+    """One train_lm run on a tiny random GPT-2 with a tokenizer built in code (no download)."""
     from mixpref.dpo.tiny import tiny_causal_lm
 
-    model_dir = tiny_causal_lm(Path(out_dir) / "tiny_lm", seed=seed)
+    model_dir = tiny_causal_lm(Path(work_dir) / "tiny_lm", seed=seed)
     pairs = pd.DataFrame(
         {
             "prompt": ["which is better ?"] * 8,
@@ -111,11 +111,16 @@ def main(argv=None):
                 "lottery: hard-label DPO pairs push the policy onto the lottery's top candidates, so a mixed "
                 "lottery (maximal lottery on a cycle, max-min) is not reproduced as a mixture. `tv_to_lottery_soft` "
                 "trains with `loss='soft'` on `to_dpo_pairs(..., labels='lottery')` (p = q_c / (q_c + q_r), beta = 1), "
-                "which recovers the lottery itself."
+                "which recovers the lottery itself. Where a rule's lottery ties candidates (majority's uniform "
+                "lottery over the Smith set on a cycle), pairs are ordered by the rule's scores, so hard DPO "
+                "still collapses onto the best-scored candidate; Copeland's scores tie too, so it yields no pair."
             )
         if not args.no_lm:
             with study.run("tiny_lm", params={"loss": "sigmoid", "beta": 0.5}) as run:
-                lm = tiny_lm_run(args.out, 3 if args.small else 30, args.seed)
+                import tempfile
+
+                with tempfile.TemporaryDirectory() as work:  # checkpoints are not results
+                    lm = tiny_lm_run(work, 3 if args.small else 30, args.seed)
                 margins = {"margin_first": float(lm.history.margin.iloc[0]), "margin_last": float(lm.history.margin.iloc[-1])}
                 run.log_metrics(margins)
             report.text("## A tiny causal LM\n" + ", ".join(f"{k}: {v:.4f}" for k, v in margins.items()))

@@ -1,4 +1,4 @@
-"""``mixpref aggregate``: apply a social-choice rule to a saved profile, or compare rules."""
+"""``mixpref aggregate``: apply a social-choice rule to a saved profile or a fitted model, or compare rules."""
 
 from __future__ import annotations
 
@@ -41,7 +41,22 @@ def write_frame(frame, out: Path):
             frame.to_parquet(tmp, index=False)
 
 
+def profile_from_model(model_dir, data_path, options, features_dir, embed, device):
+    """A fitted model's profile over the candidates of the data (each prompt's responses)."""
+    from ..models.persistence import load_model
+    from .data import load_data
+    from .models import load_features
+
+    if data_path is None:
+        raise ValueError("--model needs --data: the preference data whose prompts and responses to aggregate over")
+    data = load_data(data_path, options)
+    features = load_features(data, features_dir, embed, device or "auto")
+    return load_model(model_dir).profile(data, features)
+
+
 def register(app: typer.Typer) -> None:
+    from .data import ANNOTATOR, LABEL, PROMPT, RESPONSE_A, RESPONSE_B, column_options
+
     @app.command("aggregate")
     @user_errors
     def aggregate_command(
@@ -56,6 +71,16 @@ def register(app: typer.Typer) -> None:
         compare: bool = typer.Option(False, "--compare", help="Compare rules instead: print whom each serves."),
         rules: Optional[str] = typer.Option(None, "--rules", help="With --compare: comma-separated rules (default: all that apply)."),
         list_rules: bool = typer.Option(False, "--list-rules", help="Print the rules and their options, then exit."),
+        model: Optional[Path] = typer.Option(None, "--model", help="Instead of a profile: a fitted model folder (mixpref fit)..."),
+        data: Optional[str] = typer.Option(None, "--data", help="...with the data whose candidates to aggregate (file or bundled name)..."),
+        features: Optional[Path] = typer.Option(None, "--features", help="...and its features folder (mixpref embed)..."),
+        embed: Optional[str] = typer.Option(None, "--embed", help="...or embed the responses now ('minilm')."),
+        save_profile: Optional[Path] = typer.Option(None, "--save-profile", help="Also save the profile built from --model as .npz."),
+        prompt: Optional[str] = PROMPT,
+        response_a: Optional[str] = RESPONSE_A,
+        response_b: Optional[str] = RESPONSE_B,
+        label: Optional[str] = LABEL,
+        annotator: Optional[str] = ANNOTATOR,
     ):
         """Turn a profile into a lottery over each prompt's candidates with a social-choice rule."""
         from ..aggregation.diagnostics import compare_rules
@@ -66,9 +91,17 @@ def register(app: typer.Typer) -> None:
             for name in RULES:
                 typer.echo(f"{name}: {rule_options(name)}")
             raise typer.Exit()
-        if profile_path is None:
-            raise ValueError("PROFILE: missing; give a profile .npz file (see Profile.save)")
-        profile = Profile.load(profile_path)
+        if model is not None:
+            if profile_path is not None:
+                raise ValueError("give either a PROFILE file or --model with --data, not both")
+            options = column_options(prompt, response_a, response_b, label, annotator)
+            profile = profile_from_model(model, data, options, features, embed, device)
+            if save_profile is not None:
+                profile.save(save_profile)
+        elif profile_path is None:
+            raise ValueError("PROFILE: missing; give a profile .npz file (see Profile.save) or --model with --data")
+        else:
+            profile = Profile.load(profile_path)
         if compare:
             names = None if rules is None else [r.strip() for r in rules.split(",") if r.strip()]
             extra = {"maximal_lottery": {k: v for k, v in (("method", method), ("device", device)) if v is not None}}

@@ -56,3 +56,20 @@ def test_fit_with_unwritable_tracking_uri_still_writes_model_and_metrics(tmp_pat
     assert code == 0
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["n_types"] == 2
     assert mp.load_model(tmp_path / "m").weights_.shape == (2,)
+
+
+def test_aggregate_from_a_fitted_model(tmp_path, capsys):
+    csv, feats = _write(tmp_path)
+    assert main(["fit", str(csv), "--annotator", "annotator", "--features", str(feats), "--types", "2", "--restarts", "1",
+                 "--device", "cpu", "--out", str(tmp_path / "m"), "--no-progress", "--tracking-uri", "none"]) == 0
+    code = main(["aggregate", "--model", str(tmp_path / "m"), "--data", str(csv), "--annotator", "annotator",
+                 "--features", str(feats), "--rule", "borda", "--out", str(tmp_path / "lottery.csv"),
+                 "--save-profile", str(tmp_path / "profile.npz")])
+    assert code == 0
+    import pandas as pd
+
+    lottery = pd.read_csv(tmp_path / "lottery.csv")
+    assert set(lottery.columns) >= {"prompt_id", "response_id", "prob"}
+    assert lottery.groupby("prompt_id")["prob"].sum().round(6).eq(1).all()
+    assert main(["aggregate", str(tmp_path / "profile.npz"), "--compare"]) == 0
+    assert main(["aggregate", "--model", str(tmp_path / "m")]) == 2
