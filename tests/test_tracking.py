@@ -408,3 +408,20 @@ def test_unwritable_output_dir_warns_and_still_logs_to_mlflow(tmp_path, tracking
     assert len(messages) == 1 and "could not write" in messages[0], messages
     runs = search_runs(tracking_uri, "no-local")
     assert runs["params.k"].item() == "2" and runs["metrics.loss"].item() == 1.0
+
+
+def test_fits_and_aggregations_log_to_the_active_study(tmp_path):
+    import numpy as np
+
+    import mixpref as mp
+
+    pop = mp.synthetic.population(n_types=2, n_annotators=20, comparisons_per_annotator=20, dim=4, random_state=0)
+    with mp.Study("active", tracking_uri=False, output_dir=tmp_path / "active") as study:
+        mp.MixtureBT(n_types=2, n_restarts=1, max_steps=20).fit(pop.data, pop.features)
+        mp.aggregate(mp.Profile.from_rewards(np.random.default_rng(0).normal(size=(3, 2, 4)), [0.5, 0.5]), "borda")
+        explicit = mp.BradleyTerry(max_steps=20).fit(pop.data, pop.features, study=False)
+    metrics = (tmp_path / "active" / "metrics.csv").read_text()
+    params = (tmp_path / "active" / "params.json").read_text()
+    assert "MixtureBT.train_objective" in metrics and "MixtureBT.weight_1" in metrics and "borda.exploitability" in metrics
+    assert "MixtureBT.n_types" in params and "BradleyTerry" not in metrics
+    assert explicit.objective_ < 0

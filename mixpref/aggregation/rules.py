@@ -325,7 +325,7 @@ def rule_options(rule):
     return {p.name: p.default for p in params}
 
 
-def aggregate(profile, rule, **options):
+def aggregate(profile, rule, study=None, **options):
     """Apply a social-choice rule to a profile.
 
     Parameters
@@ -335,6 +335,9 @@ def aggregate(profile, rule, **options):
         One of :data:`RULES`: ``majority``, ``pooled``, ``borda``, ``copeland``, ``kemeny``,
         ``maximal_lottery``, ``utilitarian``, ``maxmin``, ``minmax_regret``, ``quantile``,
         ``dictator``. See the module docstring for which matrix each reads.
+    study : Study, run, None or False
+        Where to log the rule, its options and the lottery's exploitability and support
+        (None: the active :class:`mixpref.Study`, if any; False: nowhere).
     **options
         Rule options, e.g. ``method="selfplay"`` for ``maximal_lottery``, ``type=1`` for
         ``dictator``, ``alpha=0.05`` for ``quantile``, ``utility="reward"``.
@@ -368,7 +371,7 @@ def aggregate(profile, rule, **options):
         )
     probs, scores, meta = _IMPLEMENTATIONS[rule](profile, **options)
     meta = {"options": {**allowed, **options}, **meta}
-    return Lottery(
+    lottery = Lottery(
         probs,
         scores,
         rule,
@@ -378,6 +381,16 @@ def aggregate(profile, rule, **options):
         mask=profile.mask,
         pairwise=profile.pooled(),
     )
+    from ..tracking import log_to, resolve_study
+
+    if resolve_study(study) is not None:
+        support = (lottery.probs > 1e-9).sum(axis=1)
+        log_to(
+            study,
+            params={f"{rule}.{k}": v for k, v in options.items() if isinstance(v, (int, float, str, bool))},
+            metrics={f"{rule}.exploitability": float(lottery.exploitability().mean()), f"{rule}.support": float(support.mean())},
+        )
+    return lottery
 
 
 # a margin within this of 0 is a majority tie (re-exported for diagnostics)

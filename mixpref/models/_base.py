@@ -90,8 +90,13 @@ class PreferenceModel:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data, features):
-        """Fit to ``data`` (a PreferenceData) with response ``features`` (a Features); returns self."""
+    def fit(self, data, features, study=None):
+        """Fit to ``data`` (a PreferenceData) with response ``features`` (a Features); returns self.
+
+        ``study``: a :class:`mixpref.Study` (or one of its runs) to log the parameters, the
+        training objective, the type weights and the time to; None logs to the active study
+        if there is one, False logs nowhere. Logging never affects the fit.
+        """
         opts = self._options()
         if opts["inference"] not in INFERENCE:
             raise DataError(f"inference: got {opts['inference']!r}, expected one of {INFERENCE}")
@@ -128,7 +133,19 @@ class PreferenceModel:
         self.objective_ = float(objective)
         self.fit_trace_ = trace
         self.fit_seconds_ = time.perf_counter() - t0
+        self._log_fit(study)
         return self
+
+    def _log_fit(self, study):
+        from ..tracking import log_to
+
+        # keys carry the class name: one run may hold, say, a single BT and a mixture fit,
+        # and mlflow refuses a parameter logged twice with different values
+        name = type(self).__name__
+        params = {f"{name}.{k}": v for k, v in self.get_params().items() if isinstance(v, (int, float, str, bool))}
+        metrics = {"train_objective": self.objective_, "fit_seconds": self.fit_seconds_,
+                   **{f"weight_{k}": float(w) for k, w in enumerate(self.weights_)}}
+        log_to(study, params=params, metrics={f"{name}.{k}": v for k, v in metrics.items()})
 
     def _batch_groups(self, problem, spec, opts):
         """Annotators per minibatch when the full batch would exceed the memory budget, else None."""

@@ -111,7 +111,7 @@ def select_n_types(data, features, base=None, ks=range(1, 9), criterion="heldout
         groups = _groups(test)
         for k in ks:
             t0 = time.perf_counter()
-            m = make(k).fit(train, features)
+            m = make(k).fit(train, features, study=False)
             ll_test = m.log_likelihood(test, features)
             secs = time.perf_counter() - t0
             per_group[k] = np.bincount(groups, weights=ll_test, minlength=groups.max() + 1 if len(groups) else 0)
@@ -135,7 +135,7 @@ def select_n_types(data, features, base=None, ks=range(1, 9), criterion="heldout
         n = len(data)
         for k in ks:
             t0 = time.perf_counter()
-            m = make(k).fit(data, features)
+            m = make(k).fit(data, features, study=False)
             ll = m.log_likelihood(data, features)
             secs = time.perf_counter() - t0
             p = n_parameters(m)
@@ -148,7 +148,7 @@ def select_n_types(data, features, base=None, ks=range(1, 9), criterion="heldout
     table = table[["k", "criterion", "train_ll", "heldout_ll", "se", "n_params", "seconds"]]
     model = None
     if refit:
-        model = models[chosen] if criterion == "bic" else make(chosen).fit(data, features)
+        model = models[chosen] if criterion == "bic" else make(chosen).fit(data, features, study=False)
     return SelectionResult(k=chosen, table=table, criterion=criterion, model=model, models=models)
 
 
