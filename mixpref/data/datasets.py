@@ -82,10 +82,12 @@ def load(name: str) -> PreferenceData:
     # Anthropic's convention: the prompt is the dialogue up to the last "Assistant:" turn
     # (a plain common prefix would cut into a reply when one reply is a prefix of the other)
     marker = "\n\nAssistant:"
-    cut = [
-        c.rfind(marker, 0, len(os.path.commonprefix([c, r])) + 1) + len(marker)
-        for c, r in zip(frame["chosen"], frame["rejected"])
-    ]
+    def cut_at(chosen, rejected):
+        common = len(os.path.commonprefix([chosen, rejected]))
+        at = chosen.rfind(marker, 0, common + 1)
+        return at + len(marker) if at >= 0 else common  # no marker: the plain common prefix
+
+    cut = [cut_at(c, r) for c, r in zip(frame["chosen"], frame["rejected"])]
     frame["prompt"] = [c[:k] for c, k in zip(frame["chosen"], cut)]
     frame["chosen"] = [c[k:] for c, k in zip(frame["chosen"], cut)]
     frame["rejected"] = [r[k:] for r, k in zip(frame["rejected"], cut)]

@@ -82,10 +82,13 @@ def read(path, format="auto", **column_options) -> PreferenceData:
         # CSV gives labels as strings; numbers written as text must still mean 1/0/0.5
         col = column_options.get("label", "label")
         df[col] = df[col].map(_number_or_text)
-    try:
-        return constructors[format](df, **column_options)
-    except TypeError as err:
-        raise DataError(f"read: unknown column option ({err})") from None
+    import inspect
+
+    accepted = set(inspect.signature(constructors[format]).parameters) - {"df"}
+    unknown = sorted(set(column_options) - accepted)
+    if unknown:
+        raise DataError(f"read: unknown column option(s) {unknown} for format {format!r}; expected some of {sorted(accepted)}")
+    return constructors[format](df, **column_options)
 
 
 def _number_or_text(value):

@@ -61,3 +61,10 @@ def test_read_errors_are_clear(tmp_path):
     FRAME.drop(columns="label").to_csv(path, index=False)
     with pytest.raises(mp.DataError, match="'label'"):
         mp.read(path)
+
+
+def test_read_unknown_column_option_is_named(tmp_path):
+    path = tmp_path / "p.csv"
+    FRAME.to_csv(path, index=False)
+    with pytest.raises(mp.DataError, match="'annotater'"):
+        mp.read(path, annotater="annotator")
