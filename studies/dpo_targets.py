@@ -74,7 +74,7 @@ def tiny_lm_run(work_dir, steps, seed):
         }
     )
     result = mp.dpo.train_lm(model_dir, pairs, loss="sigmoid", beta=0.5, epochs=steps, batch_size=8, lr=5e-3,
-                             output_dir=Path(out_dir) / "tiny_lm_dpo")
+                             output_dir=Path(work_dir) / "tiny_lm_dpo")
     return result
 
 
