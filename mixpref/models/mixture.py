@@ -121,6 +121,17 @@ class MixtureBT(Mixture):
         return {"n_types": self.n_types, "level": self.level, "n_restarts": self.n_restarts,
                 "concentration": self.concentration, **self.base_options}
 
+    def set_params(self, **params):
+        """Set mixture or base-model options (scikit-learn convention, so grid searches work)."""
+        base_names = set(self._base_class._param_names())
+        own = {k: v for k, v in params.items() if k not in base_names}
+        base = {k: v for k, v in params.items() if k in base_names}
+        super().set_params(**own)
+        if base:
+            self.base_options.update(base)
+            self.base = self._base_class(**self.base_options)
+        return self
+
 
 class MixturePL(MixtureBT):
     """Mixture of policy-likelihood types: ``Mixture(PolicyLikelihood(**pl_options), n_types, ...)``.

@@ -203,3 +203,13 @@ def test_save_and_load_roundtrip(tmp_path, small_pop):
     assert mp.load_model(tmp_path / "pl").beta == 0.5
     with pytest.raises(FileNotFoundError):
         mp.load_model(tmp_path / "nothing")
+
+
+def test_mixture_short_forms_set_base_options_like_sklearn():
+    from sklearn.base import clone
+
+    import mixpref as mp
+
+    m = mp.MixtureBT(n_types=2, prior_scale=2.0).set_params(prior_scale=0.5, n_types=3)
+    assert (m.n_types, m.base.prior_scale, m.get_params()["prior_scale"]) == (3, 0.5, 0.5)
+    assert clone(m).get_params()["prior_scale"] == 0.5
