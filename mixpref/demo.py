@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .data._atomic import atomic_path
 from .reporting import Report, grouped_bars, new_figure

@@ -21,7 +21,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 import mixpref as mp
 from mixpref.reporting import Report, grouped_bars

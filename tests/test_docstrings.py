@@ -16,6 +16,7 @@ MODULES = [
     "mixpref.data.datasets",
     "mixpref.data.synthetic",
     "mixpref.reporting",
+    "mixpref._device",
 ]
 
 

@@ -14,19 +14,8 @@ import math
 
 import numpy as np
 
+from .._device import resolve_device
 from ..errors import DataError
-
-
-def resolve_device(device="auto"):
-    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to torch."""
-    import torch
-
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise DataError(f"device: got {device!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N' ({err})") from None
 
 
 def exploitability(game, probs, mask=None):

@@ -41,7 +41,7 @@ class DataSummary:
             f"comparisons    {self.n_comparisons:,}",
             f"rankings       {self.n_rankings:,}",
             f"ties           {self.n_ties:,} ({100 * self.tie_rate:.1f}%)",
-            f"labels         " + ", ".join(f"{k}: {v:,}" for k, v in self.label_counts.items()),
+            "labels         " + ", ".join(f"{k}: {v:,}" for k, v in self.label_counts.items()),
             f"repeated votes {self.repeated_votes:,} (identical to an earlier vote by the same annotator; kept)",
         ]
         if self.per_annotator:

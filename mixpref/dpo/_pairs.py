@@ -7,8 +7,9 @@ import contextlib
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
 from .losses import LOSSES
+from .._device import resolve_device  # noqa: F401 - used by the trainers through this module
+from ..errors import DataError
 
 # losses that read the soft label by default; the others are hard unless soft_labels=True
 SOFT_BY_DEFAULT = ("soft", "robust")
@@ -64,14 +65,6 @@ def soft_labels_and_weights(pairs, loss, soft_labels):
     else:
         w = np.ones(len(pairs))
     return p, w
-
-
-def resolve_device(device):
-    import torch
-
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @contextlib.contextmanager

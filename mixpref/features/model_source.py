@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from .._device import resolve_device
 from ..errors import DataError
 
 # short names for models shipped inside installed packages
@@ -89,16 +90,7 @@ def model_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def select_device(device="auto"):
-    """``"auto"`` is CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    import torch
-
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise DataError(f"device: {device!r} is not a device ({err}); expected 'auto', 'cpu' or 'cuda[:i]'") from None
+select_device = resolve_device
 
 
 def select_dtype(dtype, device):

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._device import resolve_device  # noqa: F401 - part of this module's interface (E.resolve_device)
 from ..errors import DataError
 
 
@@ -42,13 +43,6 @@ class Spec:
     @property
     def learns_alpha(self) -> bool:
         return self.kind == "pl" and self.alpha == "learn"
-
-
-def resolve_device(device) -> torch.device:
-    """``"auto"``: CUDA when available, else CPU."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def resolve_dtype(dtype) -> torch.dtype:

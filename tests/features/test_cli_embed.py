@@ -1,6 +1,5 @@
 import numpy as np
 import pandas as pd
-import pytest
 
 import mixpref as mp
 from mixpref.cli.embed import embed_data
