@@ -431,8 +431,15 @@ def train_lm(
 
     model.eval()
     if output_dir is not None:
-        model.save_pretrained(output_dir)
-        tokenizer.save_pretrained(output_dir)
+        # write beside, then move file by file: a reader never sees a half-written weight file
+        staging = output_dir / ".tmp-final"
+        if staging.exists():
+            shutil.rmtree(staging)
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        for path in staging.iterdir():
+            os.replace(path, output_dir / path.name)
+        staging.rmdir()
     return LMTrainResult(
         model=model,
         tokenizer=tokenizer,
