@@ -55,10 +55,11 @@ def profile_from_model(model_dir, data_path, options, features_dir, embed, devic
 
 
 def register(app: typer.Typer) -> None:
-    from .data import ANNOTATOR, LABEL, PROMPT, RESPONSE_A, RESPONSE_B, column_options
+    from .data import with_column_options
 
     @app.command("aggregate")
     @user_errors
+    @with_column_options(names=("prompt", "response_a", "response_b", "label", "annotator"))
     def aggregate_command(
         profile_path: Optional[Path] = typer.Argument(
             None, help="A profile .npz (arrays 'matrices' (P,K,M,M) and 'weights'; optional 'rewards', 'samples', 'mask'), as Profile.save writes."
@@ -76,11 +77,7 @@ def register(app: typer.Typer) -> None:
         features: Optional[Path] = typer.Option(None, "--features", help="...and its features folder (mixpref embed)..."),
         embed: Optional[str] = typer.Option(None, "--embed", help="...or embed the responses now ('minilm')."),
         save_profile: Optional[Path] = typer.Option(None, "--save-profile", help="Also save the profile built from --model as .npz."),
-        prompt: Optional[str] = PROMPT,
-        response_a: Optional[str] = RESPONSE_A,
-        response_b: Optional[str] = RESPONSE_B,
-        label: Optional[str] = LABEL,
-        annotator: Optional[str] = ANNOTATOR,
+        columns: dict = None,
     ):
         """Turn a profile into a lottery over each prompt's candidates with a social-choice rule."""
         from ..aggregation.diagnostics import compare_rules
@@ -94,7 +91,7 @@ def register(app: typer.Typer) -> None:
         if model is not None:
             if profile_path is not None:
                 raise ValueError("give either a PROFILE file or --model with --data, not both")
-            options = column_options(prompt, response_a, response_b, label, annotator)
+            options = columns
             profile = profile_from_model(model, data, options, features, embed, device)
             if save_profile is not None:
                 profile.save(save_profile)

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from typing import Optional
 
 import typer
 
 from .errors import user_errors
-
-
-def column_options(
-    prompt: Optional[str], response_a: Optional[str], response_b: Optional[str], label: Optional[str],
-    annotator: Optional[str], chosen: Optional[str] = None, rejected: Optional[str] = None,
-    ranking: Optional[str] = None,
-) -> dict:
-    """The column options a user gave on the command line, for :func:`mixpref.read`."""
-    given = {
-        "prompt": prompt, "response_a": response_a, "response_b": response_b, "label": label,
-        "annotator": annotator, "chosen": chosen, "rejected": rejected, "ranking": ranking,
-    }
-    return {k: v for k, v in given.items() if v is not None}
 
 
 def load_data(path: str, options: dict):
@@ -41,15 +30,44 @@ def _for_format(fmt, options):
     return options if keys is None else {k: v for k, v in options.items() if k in keys}
 
 
-# Reused by every command that reads data, so the options are spelt the same everywhere.
-PROMPT = typer.Option(None, "--prompt", help="Column of prompt ids/texts (default 'prompt').")
-RESPONSE_A = typer.Option(None, "--response-a", help="Column of the first response (default 'response_a').")
-RESPONSE_B = typer.Option(None, "--response-b", help="Column of the second response (default 'response_b').")
-LABEL = typer.Option(None, "--label", help="Column of labels a/b/tie, 1/0/0.5 or booleans (default 'label').")
-ANNOTATOR = typer.Option(None, "--annotator", help="Column of annotator ids (default: none).")
-CHOSEN = typer.Option(None, "--chosen", help="TRL pairs: column of the chosen response.")
-REJECTED = typer.Option(None, "--rejected", help="TRL pairs: column of the rejected response.")
-RANKING = typer.Option(None, "--ranking", help="Rankings: column of lists of responses, best first.")
+# The data-column options, spelt the same on every command that reads data.
+COLUMN_OPTIONS = {
+    "prompt": typer.Option(None, "--prompt", help="Column of prompt ids/texts (default 'prompt')."),
+    "response_a": typer.Option(None, "--response-a", help="Column of the first response (default 'response_a')."),
+    "response_b": typer.Option(None, "--response-b", help="Column of the second response (default 'response_b')."),
+    "label": typer.Option(None, "--label", help="Column of labels a/b/tie, 1/0/0.5 or booleans (default 'label')."),
+    "annotator": typer.Option(None, "--annotator", help="Column of annotator ids (default: none)."),
+    "chosen": typer.Option(None, "--chosen", help="TRL pairs: column of the chosen response."),
+    "rejected": typer.Option(None, "--rejected", help="TRL pairs: column of the rejected response."),
+    "ranking": typer.Option(None, "--ranking", help="Rankings: column of lists of responses, best first."),
+}
+
+
+def with_column_options(func=None, *, names=tuple(COLUMN_OPTIONS)):
+    """Give a command the data-column options; it receives those the user set as ``columns``.
+
+    The command declares a ``columns: dict`` parameter, which is hidden from the command
+    line and replaced by ``--prompt``, ``--response-a``, ... (typer reads the rewritten
+    signature), so every command spells the options the same way without repeating them.
+    """
+
+    def decorate(command):
+        signature = inspect.signature(command)
+        kept = [p for p in signature.parameters.values() if p.name != "columns"]
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=COLUMN_OPTIONS[name], annotation=Optional[str])
+            for name in names
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            given = {name: kwargs.pop(name, None) for name in names}
+            return command(*args, columns={k: v for k, v in given.items() if v is not None}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=kept + added)
+        return wrapper
+
+    return decorate(func) if func is not None else decorate
 
 
 def register(app: typer.Typer) -> None:
@@ -57,21 +75,14 @@ def register(app: typer.Typer) -> None:
 
     @data_app.command("summary")
     @user_errors
+    @with_column_options
     def summary(
         path: str = typer.Argument(..., help="A .csv/.jsonl/.json/.parquet file (gzip ok) or a bundled dataset name."),
-        prompt: Optional[str] = PROMPT,
-        response_a: Optional[str] = RESPONSE_A,
-        response_b: Optional[str] = RESPONSE_B,
-        label: Optional[str] = LABEL,
-        annotator: Optional[str] = ANNOTATOR,
-        chosen: Optional[str] = CHOSEN,
-        rejected: Optional[str] = REJECTED,
-        ranking: Optional[str] = RANKING,
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        columns: dict = None,
     ):
         """Counts, annotators, ties, repeated votes and majority cycles of a dataset."""
-        options = column_options(prompt, response_a, response_b, label, annotator, chosen, rejected, ranking)
-        data = load_data(path, options)
+        data = load_data(path, columns)
         summary = data.summary()
         if as_json:
             typer.echo(json.dumps(summary.to_dict(), default=str, indent=2))

@@ -56,20 +56,13 @@ def _batch_size(value: str):
 
 
 def register(app: typer.Typer) -> None:
-    from .data import ANNOTATOR, CHOSEN, LABEL, PROMPT, RANKING, REJECTED, RESPONSE_A, RESPONSE_B, column_options, load_data
+    from .data import load_data, with_column_options
 
     @app.command("embed")
     @user_errors
+    @with_column_options
     def embed(
         path: str = typer.Argument(..., help="A .csv/.jsonl/.json/.parquet file (gzip ok) or a bundled dataset name."),
-        prompt: Optional[str] = PROMPT,
-        response_a: Optional[str] = RESPONSE_A,
-        response_b: Optional[str] = RESPONSE_B,
-        label: Optional[str] = LABEL,
-        annotator: Optional[str] = ANNOTATOR,
-        chosen: Optional[str] = CHOSEN,
-        rejected: Optional[str] = REJECTED,
-        ranking: Optional[str] = RANKING,
         model: str = typer.Option("minilm", "--model", help="'minilm' (bundled) or a local Hugging Face model folder."),
         out: Path = typer.Option(..., "--out", help="Folder to write the features to (safetensors + ids)."),
         logprob_model: Optional[Path] = typer.Option(
@@ -83,9 +76,10 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="'auto' (CUDA when available), 'cpu' or 'cuda'."),
         cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Cache folder: reruns encode only new texts."),
         reduction: str = typer.Option("sum", "--reduction", help="log pi_ref as the sequence 'sum' or per-token 'mean'."),
+        columns: dict = None,
     ):
         """Embed every response with its prompt (and score it under a reference LM)."""
-        options = column_options(prompt, response_a, response_b, label, annotator, chosen, rejected, ranking)
+        options = columns
         data = load_data(path, options)
         features = embed_data(
             data, out, model=model, logprob_model=logprob_model, template=template, max_length=max_length,

@@ -79,10 +79,11 @@ def _as_str_ids(lottery, data):
 
 
 def register(app: typer.Typer) -> None:
-    from .data import ANNOTATOR, CHOSEN, LABEL, PROMPT, RANKING, REJECTED, RESPONSE_A, RESPONSE_B, column_options, load_data
+    from .data import load_data, with_column_options
 
     @app.command("export")
     @user_errors
+    @with_column_options
     def export(
         data_path: str = typer.Argument(..., metavar="DATA", help="The preference data (file or bundled dataset name): where texts come from."),
         out: str = typer.Option(..., "--out", "-o", help="Output file: .jsonl, .parquet or .csv."),
@@ -95,14 +96,7 @@ def register(app: typer.Typer) -> None:
         labels: str = typer.Option("pairwise", "--labels", help="p_chosen from the aggregate's 'pairwise' preference or the 'lottery' itself."),
         resample: bool = typer.Option(False, "--resample-soft-labels", help="Flip each pair with probability 1 - p_chosen (for trainers without soft labels)."),
         seed: int = typer.Option(0, "--seed"),
-        prompt: Optional[str] = PROMPT,
-        response_a: Optional[str] = RESPONSE_A,
-        response_b: Optional[str] = RESPONSE_B,
-        label: Optional[str] = LABEL,
-        annotator: Optional[str] = ANNOTATOR,
-        chosen: Optional[str] = CHOSEN,
-        rejected: Optional[str] = REJECTED,
-        ranking: Optional[str] = RANKING,
+        columns: dict = None,
     ):
         """Write DPO pairs (prompt, chosen, rejected, p_chosen, weight, win probabilities) from an aggregate."""
         import mixpref as mp
@@ -121,7 +115,7 @@ def register(app: typer.Typer) -> None:
             lot = mp.aggregate(mp.Profile.load(profile), rule)
         else:
             lot = lottery_from_frame(read_table(lottery), rule=rule or "lottery")
-        options = column_options(prompt, response_a, response_b, label, annotator, chosen, rejected, ranking)
+        options = columns
         data = load_data(data_path, options)
         lot, table = _as_str_ids(lot, data)
         pairs = mp.to_dpo_pairs(lot, table, strategy=strategy, n_pairs=n_pairs, min_margin=min_margin,

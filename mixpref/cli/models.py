@@ -97,20 +97,13 @@ TRACKING = typer.Option(None, "--tracking-uri", help="mlflow URI (default sqlite
 
 
 def register(app: typer.Typer) -> None:
-    from .data import ANNOTATOR, CHOSEN, LABEL, PROMPT, RANKING, REJECTED, RESPONSE_A, RESPONSE_B, column_options, load_data
+    from .data import load_data, with_column_options
 
     @app.command("fit")
     @user_errors
+    @with_column_options
     def fit(
         path: str = typer.Argument(..., help="A .csv/.jsonl/.json/.parquet file (gzip ok) or a bundled dataset name."),
-        prompt: Optional[str] = PROMPT,
-        response_a: Optional[str] = RESPONSE_A,
-        response_b: Optional[str] = RESPONSE_B,
-        label: Optional[str] = LABEL,
-        annotator: Optional[str] = ANNOTATOR,
-        chosen: Optional[str] = CHOSEN,
-        rejected: Optional[str] = REJECTED,
-        ranking: Optional[str] = RANKING,
         features: Optional[Path] = typer.Option(None, "--features", help="Features folder (from `mixpref embed`)."),
         embed: Optional[str] = typer.Option(None, "--embed", help="Embed the responses now: 'minilm' or a local model folder."),
         model: str = typer.Option("mixture-bt", "--model", help="bt, pl, mixture-bt or mixture-pl."),
@@ -125,12 +118,13 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Folder for the fitted model and metrics.json."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
         tracking_uri: Optional[str] = TRACKING,
+        columns: dict = None,
     ):
         """Fit a preference model (single or mixture of annotator types); save it and its metrics."""
         from ..models.mixture import Mixture
         from ..models.selection import select_n_types
 
-        options = column_options(prompt, response_a, response_b, label, annotator, chosen, rejected, ranking)
+        options = columns
         data = load_data(path, options)
         feats = load_features(data, features, embed, device)
         base = make_base(model, {"inference": inference, "device": device, "random_state": seed,
@@ -164,16 +158,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("select")
     @user_errors
+    @with_column_options
     def select(
         path: str = typer.Argument(..., help="A .csv/.jsonl/.json/.parquet file (gzip ok) or a bundled dataset name."),
-        prompt: Optional[str] = PROMPT,
-        response_a: Optional[str] = RESPONSE_A,
-        response_b: Optional[str] = RESPONSE_B,
-        label: Optional[str] = LABEL,
-        annotator: Optional[str] = ANNOTATOR,
-        chosen: Optional[str] = CHOSEN,
-        rejected: Optional[str] = REJECTED,
-        ranking: Optional[str] = RANKING,
         features: Optional[Path] = typer.Option(None, "--features", help="Features folder (from `mixpref embed`)."),
         embed: Optional[str] = typer.Option(None, "--embed", help="Embed the responses now: 'minilm' or a local model folder."),
         model: str = typer.Option("bt", "--model", help="Base model: bt or pl."),
@@ -187,11 +174,12 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="Folder for the chosen model, selection.csv and metrics.json."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
         tracking_uri: Optional[str] = TRACKING,
+        columns: dict = None,
     ):
         """Choose the number of annotator types; print the table (and save the chosen model)."""
         from ..models.selection import select_n_types
 
-        options = column_options(prompt, response_a, response_b, label, annotator, chosen, rejected, ranking)
+        options = columns
         data = load_data(path, options)
         feats = load_features(data, features, embed, device)
         base = make_base(model.replace("mixture-", ""), {"device": device, "random_state": seed, "progress": progress})
