@@ -23,6 +23,7 @@ _EXPORTS = {
     "PreferenceData": "mixpref.data.preference_data",
     "Features": "mixpref.data.features",
     "read": "mixpref.data.readers",
+    "read_preflib": "mixpref.data.preflib",
     # features
     "TextEncoder": "mixpref.features.text_encoder",
     "SequenceScorer": "mixpref.features.sequence_scorer",

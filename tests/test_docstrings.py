@@ -15,6 +15,7 @@ MODULES = [
     "mixpref.data.readers",
     "mixpref.data.datasets",
     "mixpref.data.synthetic",
+    "mixpref.data.preflib",
     "mixpref.reporting",
     "mixpref._device",
 ]

@@ -47,7 +47,8 @@ def read(path, format="auto", **column_options) -> PreferenceData:
     Parameters
     ----------
     path : str or Path
-        ``.csv``, ``.jsonl``/``.json``, ``.parquet``, or gzipped ``.csv.gz``/``.jsonl.gz``.
+        ``.csv``, ``.jsonl``/``.json``, ``.parquet``, gzipped ``.csv.gz``/``.jsonl.gz``, or a
+        PrefLib ``.soc``/``.soi`` file of strict orders (:func:`mixpref.read_preflib`).
     format : {"auto", "frame", "pairs", "rankings"}
         ``"auto"`` picks from the columns: ``chosen``/``rejected`` -> pairs (TRL),
         a ``ranking`` column -> rankings, else long format (``response_a``, ``response_b``, ``label``).
@@ -63,6 +64,10 @@ def read(path, format="auto", **column_options) -> PreferenceData:
     >>> len(mp.read(path))
     1
     """
+    if Path(path).suffix.lower() in (".soc", ".soi", ".toc", ".toi"):
+        from .preflib import read_preflib
+
+        return read_preflib(path, **column_options)
     df = read_table(path)
     if format == "auto":
         if column_options.get("chosen", "chosen") in df.columns and column_options.get("rejected", "rejected") in df.columns:
