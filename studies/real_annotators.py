@@ -10,7 +10,11 @@
 For each set: K chosen by held-out log-likelihood, each type's weight and favourite items,
 and every rule applied to the fitted population.
 
-Run: ``python studies/real_annotators.py --paircomp-dir ../shared/data/r_psychotools_paircomp/csv``
+* PrefLib MTurk "dots" (``--preflib-dots-dir ../shared/data/preflib_mturk_dots``): anonymous
+  rankings with a known true order, to check the rules against the truth.
+
+Run: ``python studies/real_annotators.py --paircomp-dir ../shared/data/r_psychotools_paircomp/csv
+--preflib-dots-dir ../shared/data/preflib_mturk_dots``
 (``--small`` for a smoke test).
 """
 
@@ -92,10 +96,35 @@ def analyse(name, data, features, ks, seed, study, report, prior_scale=1.0):
             "best_heldout": float(selection.table["heldout_ll"].max())}
 
 
+def preflib_truth_table(folder: Path):
+    """PrefLib MTurk 'dots' (true order known: 1,2,3,4): which rules pick the true best?
+
+    Voters are anonymous, so the profile is one type whose P(i beats j) is the share of
+    voters ranking i above j; rules are compared by the candidate they put most mass on.
+    """
+    rows = []
+    for path in sorted(folder.glob("*.soc")):
+        data = mp.read_preflib(path)
+        arr = data.implied_comparisons().arrays
+        m = len(data.responses)
+        wins = np.zeros((m, m))
+        np.add.at(wins, (arr.a, arr.b), 1.0)
+        matrix = wins / np.maximum(wins + wins.T, 1)
+        np.fill_diagonal(matrix, 0.5)
+        profile = mp.Profile(matrix[None, None], weights=[1.0], candidates=np.array([data.responses["response_id"].tolist()], dtype=object))
+        row = {"file": path.name, "voters": len(data), "truth_beats_2nd": float(matrix[list(data.responses.response_id).index("1"), list(data.responses.response_id).index("2")])}
+        for rule in ("borda", "copeland", "maximal_lottery", "kemeny"):
+            lottery = mp.aggregate(profile, rule)
+            row[rule] = lottery.candidates[0][int(np.argmax(lottery.probs[0]))]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--paircomp-dir", default=None, help="folder of the psychotools CSVs (GPL data, not bundled)")
+    parser.add_argument("--preflib-dots-dir", default=None, help="folder of PrefLib 'dots' .soc files (true order 1,2,3,4)")
     parser.add_argument("--no-ukp", action="store_true", help="skip UKPConvArg1")
     parser.add_argument("--cache-dir", default="mixpref-runs/cache")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "real_annotators"))
@@ -120,6 +149,15 @@ def main(argv=None):
             features = mp.TextEncoder("minilm", cache_dir=args.cache_dir).encode_data(data)
             rows.append(analyse("UKPConvArg1", data, features, ks, args.seed, study, report))
             print(rows[-1])
+        if args.preflib_dots_dir:
+            dots = preflib_truth_table(Path(args.preflib_dots_dir))
+            report.text(
+                "## PrefLib MTurk dots: rules against a known truth\nWorkers ranked 4 images by their number of "
+                "dots (Mao, Procaccia & Chen 2013); alternative 1 truly has the fewest. Each rule's top candidate:"
+            )
+            report.table(dots, "preflib_dots", "Top candidate of each rule (truth: 1)")
+            study.log_metrics({"preflib_dots.rules_right": float((dots[["borda", "copeland", "maximal_lottery", "kemeny"]] == "1").to_numpy().mean())})
+            print(dots.to_string(index=False))
         overview = pd.DataFrame(rows)
         report.text("## Overview")
         report.table(overview, "overview", "Selected number of types per dataset")

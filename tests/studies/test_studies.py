@@ -60,5 +60,8 @@ def test_mixture_recovery(study_args):
 def test_real_annotators(study_args, tmp_path):
     folder = SHARED / "r_psychotools_paircomp" / "csv"
     extra = ["--paircomp-dir", str(folder)] if folder.is_dir() else []
+    dots = SHARED / "preflib_mturk_dots"
+    if dots.is_dir():
+        extra += ["--preflib-dots-dir", str(dots)]
     overview = _run("real_annotators", study_args + extra + ["--cache-dir", str(tmp_path / "cache")])
-    assert len(overview) == (2 if extra else 1)
+    assert len(overview) == (2 if folder.is_dir() else 1)
