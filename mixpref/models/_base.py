@@ -127,7 +127,7 @@ class PreferenceModel:
             params = params_med
             self.svi_losses_ = np.asarray(losses)
         elif opts["inference"] == "ensemble":
-            samples = self._bootstrap(spec, problem, params, opts)
+            samples = self._bootstrap(spec, problem, params, opts, batch)
         self.spec_ = spec
         self._set_fitted(spec, params, problem, data, features, samples)
         self.objective_ = float(objective)
@@ -162,8 +162,9 @@ class PreferenceModel:
         n_batches = int(np.ceil(need / budget))
         return max(1, problem.n_groups // n_batches)
 
-    def _bootstrap(self, spec, problem, params, opts):
-        """Bootstrap over groups (annotators): one MAP fit per resample, started at the full fit."""
+    def _bootstrap(self, spec, problem, params, opts, batch_groups=None):
+        """Bootstrap over groups (annotators): one MAP fit per resample, started at the full fit,
+        with the fit's own optimiser, learning rate and minibatches."""
         rng = np.random.default_rng(opts["random_state"])
         members = []
         it = range(opts["n_members"])
@@ -175,7 +176,8 @@ class PreferenceModel:
             groups = rng.integers(0, problem.n_groups, size=problem.n_groups)
             counts = np.bincount(groups, minlength=problem.n_groups)
             sub = _weighted_problem(problem, counts)
-            p, _ = I.fit_map(spec, sub, max_steps=opts["max_steps"], init=params)
+            p, _ = I.fit_map(spec, sub, max_steps=opts["max_steps"], optimizer=opts["optimizer"], lr=opts["lr"],
+                             init=params, batch_groups=batch_groups)
             members.append(_align_types(spec, params, p))
         return members
 

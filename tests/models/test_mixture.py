@@ -213,3 +213,20 @@ def test_mixture_short_forms_set_base_options_like_sklearn():
     m = mp.MixtureBT(n_types=2, prior_scale=2.0).set_params(prior_scale=0.5, n_types=3)
     assert (m.n_types, m.base.prior_scale, m.get_params()["prior_scale"]) == (3, 0.5, 0.5)
     assert clone(m).get_params()["prior_scale"] == 0.5
+
+
+def test_ensemble_members_use_the_fit_optimiser(small_pop, monkeypatch):
+    import mixpref as mp
+    from mixpref.models import inference as I
+
+    data, feats = small_pop.data, small_pop.features
+    seen = []
+    original = I.fit_map
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("optimizer"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(I, "fit_map", spy)
+    mp.BradleyTerry(inference="ensemble", n_members=2, optimizer="adam", max_steps=20).fit(data, feats)
+    assert seen and set(seen) == {"adam"}
