@@ -208,6 +208,13 @@ class SequenceScorer:
         -------
         LogProbs
             ``sum`` (float64), ``mean`` (float64, per response token), ``n_tokens`` (int64).
+
+        Notes
+        -----
+        The response is scored as tokenised (with a chat template, up to its end-of-turn
+        marker); no EOS token is appended. ``mp.dpo.train_lm`` appends EOS to every response,
+        as TRL does, and computes its own reference log-probabilities, so its numbers differ
+        from these by the EOS term.
         """
         prompts, responses = _check_pairs(prompts, responses)
         self.load()
