@@ -211,6 +211,9 @@ class _Builder:
             return None
         out = np.empty(len(values), dtype=np.int64)
         for i, v in enumerate(values):
+            if is_missing(v):
+                out[i] = -1  # unknown annotator: kept, never dropped
+                continue
             code = self.annotator_code.get(v)
             if code is None:
                 code = len(self.annotator_ids)
@@ -322,7 +325,8 @@ class PreferenceData:
             data). Labels: ``"a"``/``"b"``/``"tie"``, ``1``/``0``/``0.5`` or booleans
             (True: a won).
         annotator : str, optional
-            Column of annotator ids.
+            Column of annotator ids. A missing id (None/NaN) marks an observation by an unknown
+            annotator (code -1): it is kept, and a mixture treats it as its own annotator.
         responses : None, "ids" or DataFrame
             None: the response columns hold texts (ids are derived from prompt and text).
             ``"ids"``: they hold ids. A DataFrame with ``response_id`` and optionally
@@ -341,7 +345,8 @@ class PreferenceData:
         what = "from_frame"
         columns = [prompt, response_a, response_b, label, annotator]
         require_frame(df, what, columns)
-        for col in (c for c in columns if c is not None):
+        # an observation may lack an annotator id (merged sources): it is kept, coded -1
+        for col in (c for c in columns if c is not None and c != annotator):
             require_present(df, col, what)
         for col in (c for c in (prompt, response_a, response_b, annotator) if c is not None):
             require_hashable(df, col, what)
@@ -382,7 +387,8 @@ class PreferenceData:
         implicit = prompt is not None and isinstance(df, pd.DataFrame) and prompt not in df.columns and prompt == "prompt"
         columns = [None if implicit else prompt, chosen, rejected, annotator]
         require_frame(df, what, columns)
-        for col in (c for c in columns if c is not None):
+        # an observation may lack an annotator id (merged sources): it is kept, coded -1
+        for col in (c for c in columns if c is not None and c != annotator):
             require_present(df, col, what)
         if annotator is not None:
             require_hashable(df, annotator, what)
@@ -440,7 +446,8 @@ class PreferenceData:
         what = "from_rankings"
         columns = [prompt, ranking, annotator]
         require_frame(df, what, columns)
-        for col in (c for c in columns if c is not None):
+        # an observation may lack an annotator id (merged sources): it is kept, coded -1
+        for col in (c for c in columns if c is not None and c != annotator):
             require_present(df, col, what)
         for col in (c for c in (prompt, annotator) if c is not None):
             require_hashable(df, col, what)

@@ -207,3 +207,13 @@ def test_summary_with_some_observations_without_annotator():
     mixed = PreferenceData(data.prompts, data.responses, data.annotators, ComparisonArrays(arr.prompt, arr.a, arr.b, arr.y, ann))
     s = mixed.summary()
     assert s.n_annotators == 9 and s.per_annotator["min"] == 3 and s.per_annotator["max"] == 5
+
+
+def test_missing_annotator_ids_are_kept_as_unknown_and_round_trip(long_frame):
+    frame = long_frame.assign(annotator=["w1", None, "w1", float("nan"), "w3"])
+    data = mp.PreferenceData.from_frame(frame, annotator="annotator")
+    assert len(data) == 5 and list(data.annotators) == ["w1", "w3"]
+    assert data.arrays.annotator.tolist() == [0, -1, 0, -1, 1]
+    again = mp.PreferenceData.from_frame(data.to_frame(), annotator="annotator")
+    np.testing.assert_array_equal(again.arrays.annotator, data.arrays.annotator)
+    assert data.summary().n_annotators == 2
