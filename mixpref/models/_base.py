@@ -504,35 +504,11 @@ def _weighted_problem(problem, counts):
         idx = np.repeat(np.arange(sub.n_obs), reps)
         copy_no = np.concatenate([np.arange(k) for k in reps])
         new_group = sub.group_np[idx] * (counts.max() + 1) + copy_no
-        sub = _reindex(sub, idx, new_group)
+        sub = sub.take(idx, new_group, renumber=True)
     else:
-        uniq, inv = np.unique(sub.group_np, return_inverse=True)
-        sub.group_np, sub.n_groups = inv, len(uniq)
-        sub.group = torch.as_tensor(inv, device=sub.device)
+        sub = sub.take(np.arange(sub.n_obs), renumber=True)
     sub.level = "annotator"
     return sub
-
-
-def _reindex(sub, idx, new_group):
-    out = object.__new__(E.Problem)
-    out.__dict__.update(sub.__dict__)
-    nc = sub.n_comparisons
-    ic = idx[idx < nc]
-    ir = idx[idx >= nc] - nc
-    tc = torch.as_tensor(ic, device=sub.device)
-    out.a, out.b, out.y, out.is_tie, out.sign = sub.a[tc], sub.b[tc], sub.y[tc], sub.is_tie[tc], sub.sign[tc]
-    out.comparison_prompt = sub.comparison_prompt[tc]
-    out.n_comparisons = len(ic)
-    if sub.rank_items is not None:
-        tr = torch.as_tensor(ir, device=sub.device)
-        out.rank_items, out.rank_valid, out.rank_safe = sub.rank_items[tr], sub.rank_valid[tr], sub.rank_safe[tr]
-    out.n_rankings = len(ir)
-    out.n_obs = out.n_comparisons + out.n_rankings
-    grp = np.concatenate([new_group[idx < nc], new_group[idx >= nc]])
-    uniq, inv = np.unique(grp, return_inverse=True)
-    out.group_np, out.n_groups = inv, len(uniq)
-    out.group = torch.as_tensor(inv, device=sub.device)
-    return out
 
 
 def _align_types(spec, reference, params):

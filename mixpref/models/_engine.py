@@ -113,27 +113,38 @@ class Problem:
         self.group_size = torch.bincount(self.group, minlength=self.n_groups).to(dtype) if self.n_obs else None
 
     # ------------------------------------------------------------------ views
-    def subset_groups(self, groups) -> "Problem":
-        """The same problem restricted to the observations of ``groups`` (used for minibatches)."""
-        keep = np.isin(self.group_np, np.asarray(groups))
+    def take(self, idx, group=None, renumber=False) -> "Problem":
+        """The observations at positions ``idx`` (comparisons then rankings; repeats allowed).
+
+        ``group`` gives each taken observation its group (default: its current one);
+        ``renumber`` recodes the groups as 0..G-1.
+        """
+        idx = np.asarray(idx, dtype=np.int64)
+        group = self.group_np[idx] if group is None else np.asarray(group)
+        nc = self.n_comparisons
+        is_comparison = idx < nc
         sub = object.__new__(Problem)
         sub.__dict__.update(self.__dict__)
-        idx_c = np.flatnonzero(keep[: self.n_comparisons])
-        idx_r = np.flatnonzero(keep[self.n_comparisons:])
-        tc = torch.as_tensor(idx_c, device=self.device)
+        tc = torch.as_tensor(idx[is_comparison], device=self.device)
         sub.a, sub.b, sub.y = self.a[tc], self.b[tc], self.y[tc]
         sub.is_tie, sub.sign = self.is_tie[tc], self.sign[tc]
         sub.comparison_prompt = self.comparison_prompt[tc]
-        sub.n_comparisons = len(idx_c)
+        sub.n_comparisons = len(tc)
         if self.rank_items is not None:
-            tr = torch.as_tensor(idx_r, device=self.device)
+            tr = torch.as_tensor(idx[~is_comparison] - nc, device=self.device)
             sub.rank_items, sub.rank_valid, sub.rank_safe = self.rank_items[tr], self.rank_valid[tr], self.rank_safe[tr]
-        sub.n_rankings = len(idx_r)
+        sub.n_rankings = int((~is_comparison).sum())
         sub.n_obs = sub.n_comparisons + sub.n_rankings
-        sub.group_np = np.concatenate([self.group_np[: self.n_comparisons][idx_c],
-                                       self.group_np[self.n_comparisons:][idx_r]])
+        sub.group_np = np.concatenate([group[is_comparison], group[~is_comparison]])
+        if renumber:
+            uniq, sub.group_np = np.unique(sub.group_np, return_inverse=True)
+            sub.n_groups = len(uniq)
         sub.group = torch.as_tensor(sub.group_np, device=self.device)
         return sub
+
+    def subset_groups(self, groups) -> "Problem":
+        """The same problem restricted to the observations of ``groups`` (used for minibatches)."""
+        return self.take(np.flatnonzero(np.isin(self.group_np, np.asarray(groups))))
 
 
 # ---------------------------------------------------------------------- parameters
