@@ -91,8 +91,7 @@ def register(app: typer.Typer) -> None:
         if model is not None:
             if profile_path is not None:
                 raise ValueError("give either a PROFILE file or --model with --data, not both")
-            options = columns
-            profile = profile_from_model(model, data, options, features, embed, device)
+            profile = profile_from_model(model, data, columns, features, embed, device)
             if save_profile is not None:
                 profile.save(save_profile)
         elif profile_path is None:

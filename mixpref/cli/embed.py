@@ -79,8 +79,7 @@ def register(app: typer.Typer) -> None:
         columns: dict = None,
     ):
         """Embed every response with its prompt (and score it under a reference LM)."""
-        options = columns
-        data = load_data(path, options)
+        data = load_data(path, columns)
         features = embed_data(
             data, out, model=model, logprob_model=logprob_model, template=template, max_length=max_length,
             batch_size=_batch_size(batch_size), device=device, cache_dir=cache_dir, reduction=reduction,

@@ -115,8 +115,7 @@ def register(app: typer.Typer) -> None:
             lot = mp.aggregate(mp.Profile.load(profile), rule)
         else:
             lot = lottery_from_frame(read_table(lottery), rule=rule or "lottery")
-        options = columns
-        data = load_data(data_path, options)
+        data = load_data(data_path, columns)
         lot, table = _as_str_ids(lot, data)
         pairs = mp.to_dpo_pairs(lot, table, strategy=strategy, n_pairs=n_pairs, min_margin=min_margin,
                                 random_state=seed, labels=labels)

@@ -93,6 +93,13 @@ def _save_and_log(command, model, out, metrics, params, tracking_uri, extra_file
             study.log_artifact(path)
 
 
+# options fit and select share
+DATA_PATH = typer.Argument(..., help="A .csv/.jsonl/.json/.parquet file (gzip ok) or a bundled dataset name.")
+FEATURES = typer.Option(None, "--features", help="Features folder (from `mixpref embed`).")
+EMBED = typer.Option(None, "--embed", help="Embed the responses now: 'minilm' or a local model folder.")
+DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
+SEED = typer.Option(0, "--seed", help="Random seed.")
+PROGRESS = typer.Option(True, "--progress/--no-progress", help="Progress bars.")
 TRACKING = typer.Option(None, "--tracking-uri", help="mlflow URI (default sqlite:///./mixpref-runs/mlflow.db; 'none' disables).")
 
 
@@ -103,9 +110,9 @@ def register(app: typer.Typer) -> None:
     @user_errors
     @with_column_options
     def fit(
-        path: str = typer.Argument(..., help="A .csv/.jsonl/.json/.parquet file (gzip ok) or a bundled dataset name."),
-        features: Optional[Path] = typer.Option(None, "--features", help="Features folder (from `mixpref embed`)."),
-        embed: Optional[str] = typer.Option(None, "--embed", help="Embed the responses now: 'minilm' or a local model folder."),
+        path: str = DATA_PATH,
+        features: Optional[Path] = FEATURES,
+        embed: Optional[str] = EMBED,
         model: str = typer.Option("mixture-bt", "--model", help="bt, pl, mixture-bt or mixture-pl."),
         types: str = typer.Option("auto", "--types", help="Number of types, or 'auto' to select it (held-out)."),
         ks: str = typer.Option("1-6", "--ks", help="Candidate numbers of types for --types auto."),
@@ -113,10 +120,10 @@ def register(app: typer.Typer) -> None:
         inference: str = typer.Option("map", "--inference", help="map, svi or ensemble."),
         restarts: int = typer.Option(4, "--restarts", help="Restarts of a mixture fit."),
         prior_scale: float = typer.Option(1.0, "--prior-scale", help="Sd of the Normal prior on reward parameters."),
-        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        device: str = DEVICE,
+        seed: int = SEED,
         out: Path = typer.Option(..., "--out", help="Folder for the fitted model and metrics.json."),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
+        progress: bool = PROGRESS,
         tracking_uri: Optional[str] = TRACKING,
         columns: dict = None,
     ):
@@ -124,8 +131,7 @@ def register(app: typer.Typer) -> None:
         from ..models.mixture import Mixture
         from ..models.selection import select_n_types
 
-        options = columns
-        data = load_data(path, options)
+        data = load_data(path, columns)
         feats = load_features(data, features, embed, device)
         base = make_base(model, {"inference": inference, "device": device, "random_state": seed,
                                  "prior_scale": prior_scale, "progress": progress})
@@ -150,7 +156,7 @@ def register(app: typer.Typer) -> None:
         if selection is not None:
             metrics["selection"] = json.loads(selection.table.to_json(orient="records"))
         params = {"data": path, "model": model, "types": types, "level": level, "inference": inference,
-                  "restarts": restarts, "prior_scale": prior_scale, "device": device, "seed": seed, **options}
+                  "restarts": restarts, "prior_scale": prior_scale, "device": device, "seed": seed, **columns}
         _save_and_log("fit", fitted, out, metrics, params, tracking_uri)
         typer.echo(f"{metrics['model']} with {metrics['n_types']} type(s), weights "
                    f"{[round(w, 3) for w in metrics['weights']]}, train log-likelihood "
@@ -160,27 +166,26 @@ def register(app: typer.Typer) -> None:
     @user_errors
     @with_column_options
     def select(
-        path: str = typer.Argument(..., help="A .csv/.jsonl/.json/.parquet file (gzip ok) or a bundled dataset name."),
-        features: Optional[Path] = typer.Option(None, "--features", help="Features folder (from `mixpref embed`)."),
-        embed: Optional[str] = typer.Option(None, "--embed", help="Embed the responses now: 'minilm' or a local model folder."),
+        path: str = DATA_PATH,
+        features: Optional[Path] = FEATURES,
+        embed: Optional[str] = EMBED,
         model: str = typer.Option("bt", "--model", help="Base model: bt or pl."),
         ks: str = typer.Option("1-8", "--ks", help="Candidate numbers of types: '1-8' or '1,2,4'."),
         criterion: str = typer.Option("heldout", "--criterion", help="heldout or bic."),
         split: str = typer.Option("observation", "--split", help="Held-out split: observation or annotator."),
         level: str = typer.Option("annotator", "--level", help="Mixture level: annotator or observation."),
         restarts: int = typer.Option(4, "--restarts", help="Restarts of each mixture fit."),
-        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        device: str = DEVICE,
+        seed: int = SEED,
         out: Optional[Path] = typer.Option(None, "--out", help="Folder for the chosen model, selection.csv and metrics.json."),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
+        progress: bool = PROGRESS,
         tracking_uri: Optional[str] = TRACKING,
         columns: dict = None,
     ):
         """Choose the number of annotator types; print the table (and save the chosen model)."""
         from ..models.selection import select_n_types
 
-        options = columns
-        data = load_data(path, options)
+        data = load_data(path, columns)
         feats = load_features(data, features, embed, device)
         base = make_base(model.replace("mixture-", ""), {"device": device, "random_state": seed, "progress": progress})
         t0 = time.perf_counter()
@@ -199,5 +204,5 @@ def register(app: typer.Typer) -> None:
             metrics["selection"] = json.loads(result.table.to_json(orient="records"))
             metrics["chosen_k"] = result.k
             params = {"data": path, "model": model, "ks": ks, "criterion": criterion, "split": split, "level": level,
-                      "restarts": restarts, "device": device, "seed": seed, **options}
+                      "restarts": restarts, "device": device, "seed": seed, **columns}
             _save_and_log("select", result.model, out, metrics, params, tracking_uri, [Path(out) / "selection.csv"])
