@@ -49,6 +49,7 @@ _EXPORTS = {
     "to_trl_dataset": "mixpref.targets.writers",
     # tracking
     "Study": "mixpref.tracking",
+    "autolog": "mixpref.tracking",
 }
 
 # public submodules reached as attributes: mp.datasets.load(...), mp.synthetic..., mp.dpo.loss(...)

@@ -1,6 +1,8 @@
-"""Where torch work runs: one rule for every stage."""
+"""Where torch work runs and with how many threads: one rule for every stage."""
 
 from __future__ import annotations
+
+import contextlib
 
 from .errors import DataError
 
@@ -21,3 +23,48 @@ def resolve_device(device="auto"):
         return torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise DataError(f"device: got {device!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N' ({err})") from None
+
+
+def resolve_dtype(dtype):
+    """``"float32"`` (or None) / ``"float64"`` (or the torch dtypes) as a torch dtype.
+
+    Examples
+    --------
+    >>> str(resolve_dtype("float64"))
+    'torch.float64'
+    """
+    import torch
+
+    if dtype in (None, "float32", torch.float32):
+        return torch.float32
+    if dtype in ("float64", torch.float64):
+        return torch.float64
+    raise DataError(f"dtype: got {dtype!r}, expected 'float32' or 'float64'")
+
+
+@contextlib.contextmanager
+def thread_limit(num_threads):
+    """Run the block with torch's intra-op threads set to ``num_threads`` (None: unchanged).
+
+    Examples
+    --------
+    >>> import torch
+    >>> with thread_limit(1):
+    ...     torch.get_num_threads()
+    1
+    """
+    import torch
+
+    if num_threads is None:
+        yield
+        return
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) and not hasattr(num_threads, "__index__"):
+        raise DataError(f"num_threads: got {num_threads!r}; expected a positive integer or None")
+    if int(num_threads) < 1:
+        raise DataError(f"num_threads: got {num_threads!r}; expected a positive integer or None")
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(num_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

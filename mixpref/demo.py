@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data._atomic import atomic_path
+from ._io import atomic_path
 from .reporting import Report, grouped_bars, new_figure
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data._atomic import atomic_path
+from ._io import atomic_path
 
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = ".4g", index: bool = False) -> str:

@@ -27,7 +27,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .data._atomic import atomic_path
+from ._io import atomic_path, json_safe
 
 __all__ = [
     "MixprefTrackingWarning",
@@ -248,12 +248,6 @@ def _metric_points(metrics, step):
             steps = range(start, start + len(array))
         points.extend((key, float(v), int(s)) for v, s in zip(array, steps))
     return points, bad
-
-
-def _json_default(value):
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 # ----------------------------------------------------------------- the scopes
@@ -535,7 +529,7 @@ class _Scope:
     # ---- local files
     def _write_json(self, filename, obj):
         with atomic_path(self.output_dir / filename) as tmp:
-            tmp.write_text(json.dumps(obj, indent=2, default=_json_default), encoding="utf-8")
+            tmp.write_text(json.dumps(obj, indent=2, default=json_safe), encoding="utf-8")
 
     def _flush_metrics(self, force):
         if not self._metrics_dirty:
@@ -673,6 +667,7 @@ class Study(_Scope):
     """
 
     def __init__(self, name, tracking_uri=None, artifact_dir=None, output_dir=None):
+        autolog()  # fits and aggregations emit events; a study is what listens
         super().__init__(name)
         self.enabled = tracking_uri is not False
         self.tracking_uri = resolve_tracking_uri(tracking_uri) if self.enabled else None
@@ -967,3 +962,54 @@ def log_to(
     if model_dir is not None:
         target.log_model_dir(model_dir)
     return target
+
+
+# --------------------------------------------------------- the observer of computation events
+
+
+def _observe(name, payload):
+    """Log a ``fit`` or ``aggregate`` event to the study it names (or the active one)."""
+    study = payload.get("study")
+    if resolve_study(study) is None:
+        return
+    if name == "fit":
+        model = payload["model"]
+        # keys carry the class name: one run may hold, say, a single BT and a mixture fit,
+        # and mlflow refuses a parameter logged twice with different values
+        cls = type(model).__name__
+        params = {f"{cls}.{k}": v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool))}
+        metrics = {"train_objective": model.objective_, "fit_seconds": model.fit_seconds_,
+                   **{f"weight_{k}": float(w) for k, w in enumerate(model.weights_)}}
+        log_to(study, params=params, metrics={f"{cls}.{k}": v for k, v in metrics.items()})
+    elif name == "aggregate":
+        lottery, rule, options = payload["lottery"], payload["rule"], payload.get("options") or {}
+        support = (lottery.probs > 1e-9).sum(axis=1)
+        log_to(
+            study,
+            params={f"{rule}.{k}": v for k, v in options.items() if isinstance(v, (int, float, str, bool))},
+            metrics={f"{rule}.exploitability": float(lottery.exploitability().mean()),
+                     f"{rule}.support": float(support.mean())},
+        )
+
+
+def autolog() -> None:
+    """Log every fit and aggregation to the active :class:`Study` (or the one passed as ``study=``).
+
+    A :class:`Study` turns this on when it is created; calling it is needed only to restore
+    logging after :func:`disable_autolog`.
+
+    Examples
+    --------
+    >>> import mixpref as mp
+    >>> mp.autolog()
+    """
+    from .events import subscribe
+
+    subscribe(_observe)
+
+
+def disable_autolog() -> None:
+    """Stop logging fits and aggregations (explicit ``log_*`` calls on a study still log)."""
+    from .events import unsubscribe
+
+    unsubscribe(_observe)

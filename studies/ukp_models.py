@@ -137,7 +137,7 @@ def main(argv=None):
 def _device_note(device):
     import torch
 
-    from mixpref.models._engine import resolve_device
+    from mixpref._device import resolve_device
 
     dev = resolve_device(device)
     return f"{dev.type} ({torch.get_num_threads()} threads)" if dev.type == "cpu" else torch.cuda.get_device_name(dev)

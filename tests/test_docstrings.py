@@ -8,7 +8,7 @@ import pytest
 MODULES = [
     "mixpref",
     "mixpref.errors",
-    "mixpref.data._atomic",
+    "mixpref._io",
     "mixpref.data.conversation",
     "mixpref.data.preference_data",
     "mixpref.data.features",

@@ -478,7 +478,7 @@ class Profile:
         >>> mp.Profile.load(path).shape
         (2, 1, 3)
         """
-        from ..data._atomic import atomic_path
+        from .._io import atomic_path
 
         cands = [[c.item() if isinstance(c, np.generic) else c for c in row] for row in self.candidates.tolist()]
         prompts = [p.item() if isinstance(p, np.generic) else p for p in self.prompts.tolist()]

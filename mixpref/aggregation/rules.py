@@ -26,6 +26,7 @@ import inspect
 import numpy as np
 
 from ..errors import DataError
+from ..events import emit
 from .lottery import Lottery
 from .profile import MARGIN_TOL, Profile
 
@@ -381,15 +382,8 @@ def aggregate(profile, rule, study=None, **options):
         mask=profile.mask,
         pairwise=profile.pooled(),
     )
-    from ..tracking import log_to, resolve_study
-
-    if resolve_study(study) is not None:
-        support = (lottery.probs > 1e-9).sum(axis=1)
-        log_to(
-            study,
-            params={f"{rule}.{k}": v for k, v in options.items() if isinstance(v, (int, float, str, bool))},
-            metrics={f"{rule}.exploitability": float(lottery.exploitability().mean()), f"{rule}.support": float(support.mean())},
-        )
+    # computation never logs: whoever observes (an active mp.Study, mp.autolog) decides
+    emit("aggregate", lottery=lottery, rule=rule, options=dict(options), study=study)
     return lottery
 
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .._device import resolve_device
+from .._device import resolve_device, thread_limit
 from ..errors import DataError
 
 
@@ -230,16 +230,8 @@ def maximal_lottery_selfplay(
     import torch
 
     dev = resolve_device(device)
-    if dev.type != "cpu" or num_threads is None:
+    with thread_limit(num_threads if dev.type == "cpu" else None):
         return _selfplay(game, mask, tol, max_iter, step_size, check_every, polish, dev, dtype)
-    if not (isinstance(num_threads, (int, np.integer)) and num_threads >= 1):
-        raise DataError(f"num_threads: got {num_threads!r}; expected a positive integer or None")
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(num_threads))
-    try:
-        return _selfplay(game, mask, tol, max_iter, step_size, check_every, polish, dev, dtype)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _selfplay(game, mask, tol, max_iter, step_size, check_every, polish, dev, dtype):

@@ -27,7 +27,7 @@ def parse_options(items):
 
 def write_frame(frame, out: Path):
     """Write a table as .csv, .jsonl or .parquet (atomically), chosen by the suffix."""
-    from ..data._atomic import atomic_path
+    from .._io import atomic_path
 
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".jsonl", ".parquet"):

@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
         """Write DPO pairs (prompt, chosen, rejected, p_chosen, weight, win probabilities) from an aggregate."""
         import mixpref as mp
 
-        from ..data._atomic import atomic_path
+        from .._io import atomic_path
         from ..data.readers import read_table
 
         out_path = Path(out)

@@ -76,7 +76,7 @@ def _save_and_log(command, model, out, metrics, params, tracking_uri, extra_file
     The files never depend on tracking: a failing or unwritable tracking URI only warns
     (see :class:`mixpref.Study`).
     """
-    from ..data._atomic import atomic_path
+    from .._io import atomic_path
     from ..tracking import Study
 
     out = Path(out)
@@ -195,7 +195,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         typer.echo(f"chosen number of types: {result.k} ({criterion})")
         if out is not None:
-            from ..data._atomic import atomic_path
+            from .._io import atomic_path
 
             Path(out).mkdir(parents=True, exist_ok=True)
             with atomic_path(Path(out) / "selection.csv") as tmp:

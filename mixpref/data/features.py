@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ._atomic import atomic_path
+from .._io import atomic_path, json_safe
 
 
 class Features:
@@ -131,7 +131,7 @@ class Features:
         with atomic_path(path / "features.safetensors") as tmp:
             save_file(tensors, str(tmp))
         with atomic_path(path / "ids.json") as tmp:
-            tmp.write_text(json.dumps([_jsonable(i) for i in self.ids]))
+            tmp.write_text(json.dumps(json_safe(list(self.ids))))
         return path
 
     @classmethod
@@ -145,10 +145,6 @@ class Features:
         tensors = load_file(str(path / "features.safetensors"))
         ids = json.loads((path / "ids.json").read_text())
         return cls(ids, tensors["embeddings"], tensors.get("logp_ref"))
-
-
-def _jsonable(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _response_ids(ids_or_data):

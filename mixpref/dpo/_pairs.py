@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .losses import LOSSES
-from .._device import resolve_device  # noqa: F401 - used by the trainers through this module
+from .._device import thread_limit
 from ..errors import DataError
 
 # losses that read the soft label by default; the others are hard unless soft_labels=True
@@ -67,18 +67,7 @@ def soft_labels_and_weights(pairs, loss, soft_labels):
     return p, w
 
 
-@contextlib.contextmanager
 def single_thread_if_small(device, size, limit=1_000_000):
     """Run tiny CPU problems on one thread: intra-op threads only add synchronisation there
     (measured 6x slower with two threads on a busy 2-core machine)."""
-    import torch
-
-    if device.type != "cpu" or size > limit:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return thread_limit(1 if device.type == "cpu" and size <= limit else None)

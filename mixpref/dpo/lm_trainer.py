@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ._pairs import check_loss, require_columns, resolve_device, single_thread_if_small, soft_labels_and_weights
+from .._device import resolve_device
+from ._pairs import check_loss, require_columns, single_thread_if_small, soft_labels_and_weights
 from .losses import REFERENCE_FREE
 
 _DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
@@ -369,7 +370,7 @@ def train_lm(
                 if ref_model is not model:
                     del ref_model
                 if ref_file is not None:
-                    from ..data._atomic import atomic_path
+                    from .._io import atomic_path
 
                     output_dir.mkdir(parents=True, exist_ok=True)
                     with atomic_path(ref_file) as tmp:

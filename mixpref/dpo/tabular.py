@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ._pairs import check_loss, require_columns, resolve_device, single_thread_if_small, soft_labels_and_weights
+from .._device import resolve_device
+from ._pairs import check_loss, require_columns, single_thread_if_small, soft_labels_and_weights
 
 
 @dataclass

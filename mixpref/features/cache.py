@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data._atomic import atomic_path
+from .._io import atomic_path
 
 HASH_BYTES = 16
 _HASH_DTYPE = f"S{HASH_BYTES}"

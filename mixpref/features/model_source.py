@@ -90,7 +90,6 @@ def model_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-select_device = resolve_device
 
 
 def select_dtype(dtype, device):

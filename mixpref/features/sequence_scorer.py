@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import DataError
+from .._device import resolve_device
 from . import model_source
 from .token_batches import FlatTokens, Truncation, plan_batches, tokenize
 
@@ -111,7 +112,7 @@ class SequenceScorer:
                 raise DataError(f"max_length: {self.max_length} exceeds the model's limit of {limit} tokens")
             limit = int(self.max_length)
         self.max_length_ = limit
-        self.device_ = model_source.select_device(self.device)
+        self.device_ = resolve_device(self.device)
         self.dtype_ = model_source.select_dtype(self.dtype, self.device_)
         self.path_ = path
         self.model_ = model_source.load_model(path, AutoModelForCausalLM, self.dtype_, self.device_)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import DataError
+from .._device import resolve_device
 from . import model_source
 from .token_batches import Truncation, plan_batches, tokenize
 
@@ -129,7 +130,7 @@ class TextEncoder:
             max_length = int(self.max_length)
             if limit is not None and max_length > limit:
                 raise DataError(f"max_length: {max_length} exceeds the model's limit of {limit} tokens")
-        device = model_source.select_device(self.device)
+        device = resolve_device(self.device)
         dtype = model_source.select_dtype(self.dtype, device)
         pad_id = tokenizer.pad_token_id
         if pad_id is None:

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._device import resolve_device, resolve_dtype
 from ..errors import DataError
+from ..events import emit
 from . import _engine as E
 from . import inference as I
 
@@ -103,8 +105,8 @@ class PreferenceModel:
         _check_data(data)
         if len(data) == 0:
             raise DataError("data: no comparisons or rankings to fit")
-        device = E.resolve_device(opts["device"])
-        dtype = E.resolve_dtype(opts["dtype"])
+        device = resolve_device(opts["device"])
+        dtype = resolve_dtype(opts["dtype"])
         spec = self._spec(data, features)
         if spec.level == "annotator" and spec.n_types > 1 and opts.get("require_annotators", False) and not data.has_annotators:
             raise DataError("level='annotator': the data has no annotator column")
@@ -133,19 +135,9 @@ class PreferenceModel:
         self.objective_ = float(objective)
         self.fit_trace_ = trace
         self.fit_seconds_ = time.perf_counter() - t0
-        self._log_fit(study)
+        # computation never logs: an active mp.Study (or mp.autolog) observes this event
+        emit("fit", model=self, study=study)
         return self
-
-    def _log_fit(self, study):
-        from ..tracking import log_to
-
-        # keys carry the class name: one run may hold, say, a single BT and a mixture fit,
-        # and mlflow refuses a parameter logged twice with different values
-        name = type(self).__name__
-        params = {f"{name}.{k}": v for k, v in self.get_params().items() if isinstance(v, (int, float, str, bool))}
-        metrics = {"train_objective": self.objective_, "fit_seconds": self.fit_seconds_,
-                   **{f"weight_{k}": float(w) for k, w in enumerate(self.weights_)}}
-        log_to(study, params=params, metrics={f"{name}.{k}": v for k, v in metrics.items()})
 
     def _batch_groups(self, problem, spec, opts):
         """Annotators per minibatch when the full batch would exceed the memory budget, else None."""
@@ -245,7 +237,7 @@ class PreferenceModel:
         return pd.Series(np.argmax(r.to_numpy(), axis=1), index=r.index, name="type")
 
     def _device(self):
-        return E.resolve_device(self._options()["device"])
+        return resolve_device(self._options()["device"])
 
     def _params_on(self, problem, params=None):
         params = self.params_ if params is None else params
@@ -267,7 +259,7 @@ class PreferenceModel:
         if feats_dim is not None and feats_dim != self.n_features_in_:
             raise DataError(f"features: dimension {feats_dim}, but the model was fitted on {self.n_features_in_}")
         self._check_logp_ref(features)
-        return build_problem(data, features, level=level, device=self._device(), dtype=E.resolve_dtype(self._options()["dtype"]))
+        return build_problem(data, features, level=level, device=self._device(), dtype=resolve_dtype(self._options()["dtype"]))
 
     def rewards(self, features) -> np.ndarray:
         """Rewards of the responses in ``features`` (in its order): (n,) single, (K, n) mixture.
@@ -281,7 +273,7 @@ class PreferenceModel:
         if features.dim != self.n_features_in_:
             raise DataError(f"features: dimension {features.dim}, but the model was fitted on {self.n_features_in_}")
         self._check_logp_ref(features)
-        dev, dt = self._device(), E.resolve_dtype(self._options()["dtype"])
+        dev, dt = self._device(), resolve_dtype(self._options()["dtype"])
         phi = torch.as_tensor(features.embeddings, device=dev, dtype=dt)
         lp = None if features.logp_ref is None else torch.as_tensor(features.logp_ref, device=dev, dtype=dt)
         with torch.no_grad():
@@ -305,7 +297,7 @@ class PreferenceModel:
         stored = next(iter(self.posterior_samples_.values())).shape[0]
         rng = np.random.default_rng(random_state)
         idx = rng.choice(stored, size=int(n), replace=int(n) > stored)
-        dev, dt = self._device(), E.resolve_dtype(self._options()["dtype"])
+        dev, dt = self._device(), resolve_dtype(self._options()["dtype"])
         phi = torch.as_tensor(features.embeddings, device=dev, dtype=dt)
         lp = None if features.logp_ref is None else torch.as_tensor(features.logp_ref, device=dev, dtype=dt)
         out = []

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._device import resolve_device  # noqa: F401 - part of this module's interface (E.resolve_device)
 from ..errors import DataError
 
 
@@ -43,14 +42,6 @@ class Spec:
     @property
     def learns_alpha(self) -> bool:
         return self.kind == "pl" and self.alpha == "learn"
-
-
-def resolve_dtype(dtype) -> torch.dtype:
-    if dtype in (None, "float32", torch.float32):
-        return torch.float32
-    if dtype in ("float64", torch.float64):
-        return torch.float64
-    raise DataError(f"dtype: got {dtype!r}, expected 'float32' or 'float64'")
 
 
 class Problem:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data._atomic import atomic_path
+from .._io import atomic_path, json_safe
 from ..errors import DataError
 from . import _engine as E
 
@@ -25,23 +25,13 @@ def _classes():
     return {c.__name__: c for c in (BradleyTerry, PolicyLikelihood, Mixture, MixtureBT, MixturePL)}
 
 
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, range):
-        return list(value)
-    return value
-
-
 def _params_json(model):
     out = {}
     for key, value in model.get_params().items():
         if key == "base":
             out[key] = None if value is None else {"class": type(value).__name__, "params": _params_json(value)}
         else:
-            out[key] = _jsonable(value)
+            out[key] = json_safe(value)
     return out
 
 
@@ -63,7 +53,7 @@ def save_model(model, path) -> Path:
         "params": _params_json(model),
         "spec": model.spec_.to_dict(),
         "n_features_in": model.n_features_in_,
-        "annotators": [_jsonable(a) for a in model.annotators_],
+        "annotators": [json_safe(a) for a in model.annotators_],
         "objective": getattr(model, "objective_", None),
     }
     with atomic_path(path / "params.safetensors") as tmp:

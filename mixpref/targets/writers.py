@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..data._atomic import atomic_path
+from .._io import atomic_path
 from ..errors import DataError
 
 TRL_COLUMNS = ("prompt", "chosen", "rejected")

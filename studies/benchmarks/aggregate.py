@@ -63,7 +63,8 @@ def main(argv=None):
     import torch
 
     from mixpref.aggregation.lp import maximal_lottery_lp
-    from mixpref.aggregation.selfplay import exploitability, maximal_lottery_selfplay, resolve_device
+    from mixpref._device import resolve_device
+    from mixpref.aggregation.selfplay import exploitability, maximal_lottery_selfplay
 
     num_threads = args.threads or None
     device = resolve_device(args.device)
@@ -146,7 +147,7 @@ def main(argv=None):
     if args.block_lp:
         print(f"  speed-up of self-play over block linprog: {result['speedup_vs_block_lp']:.1f}x")
     if args.json:
-        from mixpref.data._atomic import atomic_path
+        from mixpref._io import atomic_path
 
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(result, indent=2))

@@ -72,12 +72,13 @@ def main(argv=None):
     import numpy as np
     import torch
 
-    from mixpref.features.model_source import resolve_model_path, select_device
+    from mixpref._device import resolve_device
+    from mixpref.features.model_source import resolve_model_path
     from mixpref.features.text_encoder import TextEncoder
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = select_device(args.device)
+    device = resolve_device(args.device)
     texts = load_texts(args.n_texts)
     encoder = TextEncoder(args.model, device=str(device), progress=False).load()
     r = encoder._resolve()

@@ -211,13 +211,14 @@ def pyro_adam(problem, K, steps, lr, jit, seed):
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     import mixpref as mp
+    from mixpref._device import resolve_device
     from mixpref.models import _engine as E
     from mixpref.models._base import build_problem
     from sklearn.metrics import adjusted_rand_score
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = E.resolve_device(args.device)
+    device = resolve_device(args.device)
     skip = set(filter(None, args.skip.split(",")))
     per_ann = max(1, round(args.n / args.annotators))
     t0 = time.perf_counter()

@@ -6,7 +6,8 @@ from scipy.optimize import linprog
 
 import mixpref as mp
 from mixpref.aggregation.lp import maximal_lottery_lp
-from mixpref.aggregation.selfplay import exploitability, maximal_lottery_selfplay, resolve_device
+from mixpref._device import resolve_device
+from mixpref.aggregation.selfplay import exploitability, maximal_lottery_selfplay
 
 from ._elections import random_voter_profiles, stack_elections
 
