@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test test-fast demo venv dev clean
+.PHONY: test test-fast mutation demo venv dev clean
 
 $(VENV)/.core: pyproject.toml tools/install-torch
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,17 @@ venv: $(VENV)/.core
 dev: $(VENV)/.dev
 
 test: $(VENV)/.dev
+	$(PY) -m ruff check mixpref tests studies
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.dev
+	$(PY) -m ruff check mixpref tests studies
 	$(PY) -m pytest -m "not slow"
+
+# mutation testing of the core modules (tests/MUTATION.md); incremental, not part of CI
+mutation: $(VENV)/.dev
+	$(VENV)/bin/mutmut run
+	$(VENV)/bin/mutmut results
 
 demo: $(VENV)/.core
 	$(VENV)/bin/mixpref demo
