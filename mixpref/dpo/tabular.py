@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..targets.reference import _grid_lookup, reference_logprobs
 from .._device import resolve_device
 from ._pairs import check_loss, require_columns, single_thread_if_small, soft_labels_and_weights
 
@@ -94,15 +95,6 @@ def candidate_grid(candidates):
     return pd.Index(groups.index), cand, mask
 
 
-def _grid_lookup(prompts, cand, mask, pids, rids):
-    """Flat (row, column) positions of (prompt id, response id) keys in the grid; -1 if absent."""
-    rows, cols = np.nonzero(mask)
-    index = pd.MultiIndex.from_arrays([np.asarray(prompts, dtype=object)[rows], cand[rows, cols]])
-    keys = pd.MultiIndex.from_arrays([np.asarray(pids, dtype=object), np.asarray(rids, dtype=object)])
-    found = index.get_indexer(keys)
-    return np.where(found >= 0, rows[found], -1), np.where(found >= 0, cols[found], -1)
-
-
 def pair_positions(pairs, prompts, cand, mask):
     """Row/column positions of each pair's chosen and rejected candidate in the grid."""
     require_columns(pairs, ["prompt_id", "chosen_id", "rejected_id"])
@@ -127,30 +119,7 @@ def pair_positions(pairs, prompts, cand, mask):
 
 
 def _reference_grid(reference, prompts, cand, mask):
-    if reference is None:
-        ref = mask / mask.sum(1, keepdims=True)
-    elif isinstance(reference, pd.DataFrame):
-        require_columns(reference, ["prompt_id", "response_id", "prob"], "reference")
-        ref = np.zeros(mask.shape)
-        i, j = _grid_lookup(prompts, cand, mask, reference["prompt_id"], reference["response_id"])
-        missing = np.flatnonzero(i < 0)
-        if missing.size:
-            row = int(missing[0])
-            raise DataError(
-                f"reference, row {row}: response {reference['response_id'].iloc[row]!r} of prompt "
-                f"{reference['prompt_id'].iloc[row]!r} is not among the candidates"
-            )
-        ref[i, j] = reference["prob"].to_numpy(dtype=np.float64)
-    else:
-        ref = np.asarray(getattr(reference, "probs", reference), dtype=np.float64)
-        if ref.shape != mask.shape:
-            raise DataError(f"reference: got shape {ref.shape}, expected {mask.shape} (prompts x candidates)")
-    bad = mask & ~(np.isfinite(ref) & (ref > 0))
-    if bad.any():
-        p, m = np.argwhere(bad)[0]
-        raise DataError(f"reference: prompt {prompts[p]!r}, candidate {cand[p, m]!r}: got {ref[p, m]}, expected a probability > 0")
-    ref = np.where(mask, ref, 0.0)
-    return ref / ref.sum(1, keepdims=True)
+    return np.where(mask, np.exp(reference_logprobs(reference, prompts, cand, mask)), 0.0)
 
 
 def train_tabular(

@@ -10,10 +10,14 @@ dominate a weighted loss.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from ..errors import DataError
+from .reference import reference_logprobs
 
 STRATEGIES = ("winner_vs_rest", "all_pairs", "sampled")
 
@@ -134,7 +138,7 @@ LABELS = ("pairwise", "lottery")
 
 
 def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_pairs=None, min_margin=0.0,
-                 random_state=0, labels="pairwise"):
+                 random_state=0, labels=None, beta=None, reference=None):
     """DPO training pairs from a lottery.
 
     Parameters
@@ -159,11 +163,22 @@ def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_
         Candidates with equal probability and score are never paired.
     random_state : int
         Seeds ``sampled``.
-    labels : {"pairwise", "lottery"}
-        What ``p_chosen`` holds: the aggregate's head-to-head probability (``pairwise``), or
-        the lottery's own choice between the two, ``q_c / (q_c + q_r)`` (``lottery``; ½ when
-        both are 0). With the latter, soft-label DPO at β = 1 from a uniform reference has the
-        lottery itself as its optimum on every prompt whose pairs connect its support.
+    labels : {"pairwise", "lottery"}, optional
+        What ``p_chosen`` holds: the aggregate's head-to-head probability (``pairwise``, the
+        default without ``beta``), or labels whose soft-DPO optimum is the lottery
+        (``lottery``, the default with ``beta``): ``σ(β·[log(q_c/ref_c) − log(q_r/ref_r)])``,
+        which is ``q_c / (q_c + q_r)`` at β = 1 from a uniform reference (½ when both are 0).
+    beta : float, optional
+        The trainer's β (TRL's and ``mp.dpo.train_*``'s default is 0.1). Soft-label DPO
+        (``loss="soft"``, or ``"sigmoid"`` with soft labels) at this β and this reference
+        then has the lottery as its optimum: for a policy that can put any distribution on
+        each prompt's candidates (a tabular softmax), trained to convergence, on pairs that
+        connect the lottery's support (``winner_vs_rest`` and ``all_pairs`` do). Candidates
+        with zero mass get hard labels and approach 0 only in the limit. Default: β = 1.
+    reference : array (P, M), Lottery-like with ``probs``, or DataFrame, optional
+        The trainer's reference policy over the candidates: probabilities aligned with the
+        lottery, or a table [``prompt_id``, ``response_id``, ``prob`` or ``logprob``] (a
+        reference LM's summed log-probabilities). Default: uniform.
 
     Returns
     -------
@@ -187,8 +202,16 @@ def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_
     """
     if strategy not in STRATEGIES:
         raise DataError(f"strategy: got {strategy!r}, expected one of {', '.join(STRATEGIES)}")
+    if labels is None:
+        labels = "lottery" if (beta is not None or reference is not None) else "pairwise"
     if labels not in LABELS:
         raise DataError(f"labels: got {labels!r}, expected one of {', '.join(LABELS)}")
+    if labels == "pairwise" and (beta is not None or reference is not None):
+        raise DataError(
+            "labels='pairwise' with beta/reference: head-to-head probabilities do not depend on the trainer's beta "
+            "or reference, so their DPO optimum is not the lottery; use labels='lottery' (the default with beta)"
+        )
+    beta = _positive(beta, "beta")
     if n_pairs is not None:
         try:
             ok = int(n_pairs) == n_pairs and n_pairs >= 1
@@ -204,6 +227,7 @@ def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_
     prompts, cand, mask, probs, scores, pairwise, rule = _lottery_arrays(lottery)
     texts = _text_lookup(data_or_candidates)
     rng = np.random.default_rng(random_state)
+    log_ref = reference_logprobs(reference, prompts, cand, mask) if labels == "lottery" else None
 
     # half-tie preference (1 + P_ij - P_ji) / 2: equals P_ij when the model has no ties, and
     # otherwise counts a tie as half a win, so that p(i over j) + p(j over i) = 1 as a label
@@ -224,19 +248,51 @@ def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_
         for c, r in pairs:
             jc, jr = local[c], local[r]
             rows.append((pid, cand[p, jc], cand[p, jr],
-                         _label(labels, half, p, jc, jr, q[c], q[r]),
+                         _label(labels, half, p, jc, jr, q[c], q[r], beta, log_ref),
                          1.0 / len(pairs), rule, win[p, jc], win[p, jr], q[c] - q[r]))
     out = pd.DataFrame(rows, columns=["prompt_id", "chosen_id", "rejected_id", "p_chosen", "weight", "rule",
                                       "win_prob_chosen", "win_prob_rejected", "margin"])
     for column in ("prompt_id", "chosen_id", "rejected_id"):
         out[column] = out[column].astype(object)
     _add_texts(out, texts)
-    return out[COLUMNS + [c for c in out.columns if c.endswith("_messages")]]
+    columns = COLUMNS + [c for c in out.columns if c.endswith("_messages")]
+    if pairwise is None:
+        # never hand on a column of NaN that looks like data: leave it out and say why
+        dropped = ["win_prob_chosen", "win_prob_rejected"] + (["p_chosen"] if labels == "pairwise" else [])
+        warnings.warn(
+            f"to_dpo_pairs: the lottery carries no pooled matrix (lottery.pairwise is None), so column(s) {dropped} "
+            "cannot be computed and are left out; build the lottery with mp.aggregate(profile, rule), or pass "
+            "labels='lottery' for p_chosen",
+            UserWarning, stacklevel=2,
+        )
+        columns = [c for c in columns if c not in dropped]
+    return out[columns]
 
 
-def _label(labels, half, p, jc, jr, qc, qr):
+def _positive(value, name):
+    if value is None:
+        return 1.0
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{name}: got {value!r}, expected a positive number") from None
+    if not value > 0 or not np.isfinite(value):
+        raise DataError(f"{name}: got {value}, expected a positive number")
+    return value
+
+
+def _label(labels, half, p, jc, jr, qc, qr, beta, log_ref):
     if labels == "lottery":
-        return qc / (qc + qr) if qc + qr > 0 else 0.5
+        # soft DPO's optimum sets β·(log π_c/ref_c − log π_r/ref_r) = logit(p); choosing p this
+        # way makes π = lottery that optimum. A zero-mass side gives a hard label (its log is -inf)
+        if qc <= 0 and qr <= 0:
+            return 0.5
+        if qr <= 0:
+            return 1.0
+        if qc <= 0:
+            return 0.0
+        z = beta * (np.log(qc) - log_ref[p, jc] - np.log(qr) + log_ref[p, jr])
+        return float(expit(z))
     return np.nan if half is None else half[p, jc, jr]
 
 
