@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .lottery import truncate_text
 from .profile import Profile
+from .registry import get_rule
 from .relations import condorcet_winner, has_cycle, pareto_dominated
 from .rules import RULES, aggregate
 from .selfplay import exploitability
@@ -17,17 +19,22 @@ CHOSEN_PROB = 1 - 1e-6
 PARETO_MASS_TOL = 1e-9
 
 
-def _applicable(profile):
-    rules = []
+def applicable_rules(profile, options=None):
+    """Which registered rules can run on ``profile``: ``(names, skipped)``.
+
+    ``skipped`` maps each rule left out to the reason, read from the registry (e.g.
+    ``quantile`` needs posterior samples; ``utilitarian`` needs rewards; ``kemeny`` handles
+    at most 12 candidates).
+    """
+    options = dict(options or {})
+    names, skipped = [], {}
     for rule in RULES:
-        if rule == "utilitarian" and profile.rewards is None:
-            continue
-        if rule == "quantile" and profile.samples is None:
-            continue
-        if rule == "kemeny" and profile.mask.shape[1] > 8:
-            continue
-        rules.append(rule)
-    return rules
+        reason = get_rule(rule).unmet(profile, options.get(rule))
+        if reason is None:
+            names.append(rule)
+        else:
+            skipped[rule] = reason
+    return names, skipped
 
 
 def type_satisfaction(profile, probs):
@@ -58,8 +65,9 @@ def compare_rules(profile, rules=None, options=None):
     ----------
     profile : Profile
     rules : sequence of str, optional
-        Default: every rule in :data:`RULES` the profile supports (``utilitarian`` needs
-        rewards, ``quantile`` needs samples, ``kemeny`` at most 8 candidates).
+        Default: every rule in :data:`RULES` the profile supports (see
+        :func:`applicable_rules`); the table's ``attrs["skipped"]`` says why each other
+        rule is absent.
     options : dict, optional
         Per-rule options, e.g. ``{"maximal_lottery": {"method": "selfplay"}}``.
 
@@ -78,7 +86,12 @@ def compare_rules(profile, rules=None, options=None):
         candidate), ``dominated_mass`` (mean such mass), ``exploitability`` (mean largest
         expected margin of any candidate against the lottery under the pooled matrix; 0 for
         the maximal lottery) and ``support`` (mean number of candidates with positive
-        probability).
+        probability). When the profile has a single prompt, ``top`` names the lottery's
+        most probable candidate (its text when the profile carries texts).
+
+        Which relation: ``condorcet_*`` and ``cycle_prompts`` read the weighted
+        **type-majority** relation (each type votes for its own majority preference with its
+        weight; :meth:`Profile.majority`), not the pooled matrix ``P̄``.
 
     Examples
     --------
@@ -91,8 +104,11 @@ def compare_rules(profile, rules=None, options=None):
     """
     if not isinstance(profile, Profile):
         raise DataError(f"profile: expected a mixpref Profile, got {type(profile).__name__}")
-    rules = _applicable(profile) if rules is None else list(rules)
     options = dict(options or {})
+    if rules is None:
+        rules, skipped = applicable_rules(profile, options)
+    else:
+        rules, skipped = list(rules), {}
     unknown = sorted(set(options) - set(rules))
     if unknown:
         raise DataError(f"options: rules {unknown} are not among the rules compared {rules}")
@@ -136,5 +152,11 @@ def compare_rules(profile, rules=None, options=None):
         row["dominated_mass"] = float(mass.mean())
         row["exploitability"] = float(exploitability(game, probs, mask).mean())
         row["support"] = float(((probs > PARETO_MASS_TOL) & mask).sum(axis=1).mean())
+        if profile.n_prompts == 1:
+            best = int(np.where(mask[0], probs[0], -1.0).argmax())
+            text = None if profile.texts is None else profile.texts[0, best]
+            row["top"] = truncate_text(text) if text is not None else profile.candidates[0, best]
         rows.append(row)
-    return pd.DataFrame(rows).set_index("rule")
+    table = pd.DataFrame(rows).set_index("rule")
+    table.attrs["skipped"] = skipped
+    return table

@@ -2,94 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .profile_io import load_profile, save_profile
+from .profile_checks import DEFAULT_ATOL, _as_float, _check_matrices, _is_ragged, _pad_ragged, build_candidates, build_texts
 
-# how far P(i>j) + P(j>i) may stray from 1 (or above 1 with ties) before it is an error
-DEFAULT_ATOL = 1e-6
 # a margin this small counts as a tie in the majority relation (float noise, not a preference)
 MARGIN_TOL = 1e-9
-
-
-def _is_ragged(value):
-    return isinstance(value, (list, tuple)) and not isinstance(value, np.ndarray)
-
-
-def _as_float(value, name):
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise DataError(f"Profile {name}: expected numbers ({err})") from None
-
-
-def _pad_ragged(items, name, n_square, lead, fill):
-    """Stack per-prompt arrays whose last ``n_square`` axes have length M_p into one padded array.
-
-    ``lead`` is the number of leading axes of each item (types, samples) kept as they are.
-    Returns the padded array with the prompt axis first among the per-item axes' positions
-    handled by the caller, and the per-prompt sizes.
-    """
-    arrays = [_as_float(a, f"{name}[{p}]") for p, a in enumerate(items)]
-    if not arrays:
-        raise DataError(f"Profile {name}: got an empty list; expected one array per prompt")
-    sizes = []
-    for p, a in enumerate(arrays):
-        if a.ndim != lead + n_square:
-            raise DataError(
-                f"Profile {name}[{p}]: expected {lead + n_square} axes, got shape {a.shape}"
-            )
-        m = a.shape[-1]
-        if any(s != m for s in a.shape[lead:]):
-            raise DataError(f"Profile {name}[{p}]: candidate axes differ in length, shape {a.shape}")
-        if a.shape[:lead] != arrays[0].shape[:lead]:
-            raise DataError(
-                f"Profile {name}[{p}]: leading shape {a.shape[:lead]} differs from prompt 0's "
-                f"{arrays[0].shape[:lead]}; expected the same number of types (and samples) per prompt"
-            )
-        sizes.append(m)
-    m_max = max(sizes)
-    out = np.full((len(arrays), *arrays[0].shape[:lead], *([m_max] * n_square)), fill, dtype=np.float64)
-    for p, a in enumerate(arrays):
-        m = a.shape[-1]
-        out[(p, *([slice(None)] * lead), *([slice(0, m)] * n_square))] = a
-    return out, np.asarray(sizes)
-
-
-def _check_matrices(mats, pair_mask, name, ties, atol):
-    """Validate pairwise-probability arrays ``(..., M, M)`` on the valid pairs; return a clean copy.
-
-    ``pair_mask`` broadcasts against ``mats`` and is True on valid off-diagonal pairs.
-    """
-    mats = np.array(mats, dtype=np.float64, copy=True)
-    valid = np.broadcast_to(pair_mask, mats.shape)
-    bad = valid & ~np.isfinite(mats)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise DataError(f"Profile {name}{list(idx)}: got {mats[idx]}; expected a probability in [0, 1]")
-    bad = valid & ((mats < -atol) | (mats > 1 + atol))
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise DataError(f"Profile {name}{list(idx)}: got {mats[idx]}; expected a probability in [0, 1]")
-    total = mats + np.swapaxes(mats, -1, -2)
-    bad = valid & ((total > 1 + atol) if ties else (np.abs(total - 1) > atol))
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        swapped = (*idx[:-2], idx[-1], idx[-2])
-        expected = "<= 1 (ties modelled)" if ties else "= 1 (pass ties=True when ties are modelled: then <= 1)"
-        raise DataError(
-            f"Profile {name}{list(idx)} = {mats[idx]:.6g} and {name}{list(swapped)} = {mats[swapped]:.6g} "
-            f"sum to {total[idx]:.6g}; expected P(i beats j) + P(j beats i) {expected}"
-        )
-    mats = np.clip(mats, 0.0, 1.0)
-    # the diagonal and padding carry no preference: 1/2 keeps P - P^T zero there and makes
-    # "i against itself" a coin flip in win rates
-    mats[~valid] = 0.5
-    return mats
 
 
 class Profile:
@@ -124,6 +45,10 @@ class Profile:
         Whether the matrices model ties (``P_ij + P_ji <= 1``).
     atol : float, default 1e-6
         Tolerance of the checks above.
+    texts : mapping or array-like (P, M) or list of P sequences, optional
+        Readable text (or item name) of each candidate: a mapping ``response_id -> text``,
+        or laid out like ``candidates``. Lotteries inherit them and show them beside the
+        ids (``Lottery.to_frame()``'s ``text`` column).
 
     Attributes
     ----------
@@ -133,6 +58,8 @@ class Profile:
     prompts : pandas.Index
     rewards, samples : ndarray or None
     mask : ndarray (P, M) of bool
+    texts : ndarray (P, M) of object or None
+        Candidate texts (None where unknown).
 
     Examples
     --------
@@ -156,6 +83,7 @@ class Profile:
         mask=None,
         ties=False,
         atol=DEFAULT_ATOL,
+        texts=None,
     ):
         # ---- matrices and mask
         if _is_ragged(matrices):
@@ -216,7 +144,8 @@ class Profile:
         self.weights = np.array(w / sums[:, None], dtype=np.float64)
 
         # ---- candidates
-        self.candidates = self._build_candidates(candidates)
+        self.candidates = build_candidates(candidates, self.mask)
+        self.texts = build_texts(texts, self.candidates, self.mask)
 
         # ---- prompts
         if prompts is None:
@@ -286,40 +215,8 @@ class Profile:
                 arr = np.pad(arr, widths, constant_values=fill)
         return arr
 
-    def _build_candidates(self, candidates):
-        n_prompts, n_cands = self.mask.shape
-        out = np.full((n_prompts, n_cands), None, dtype=object)
-        if candidates is None:
-            for p in range(n_prompts):
-                idx = np.flatnonzero(self.mask[p])
-                out[p, idx] = list(range(len(idx)))
-            return out
-        if isinstance(candidates, np.ndarray) and candidates.ndim == 2:
-            if candidates.shape != (n_prompts, n_cands):
-                raise DataError(f"Profile candidates: shape {candidates.shape}, expected {(n_prompts, n_cands)}")
-            rows = [list(candidates[p][self.mask[p]]) for p in range(n_prompts)]
-        else:
-            rows = [list(r) for r in candidates]
-            if len(rows) != n_prompts:
-                raise DataError(f"Profile candidates: {len(rows)} rows for {n_prompts} prompts")
-            for p, r in enumerate(rows):
-                if len(r) == n_cands:
-                    rows[p] = [c for c, ok in zip(r, self.mask[p]) if ok]
-        for p, r in enumerate(rows):
-            n_valid = int(self.mask[p].sum())
-            if len(r) != n_valid:
-                raise DataError(
-                    f"Profile candidates: prompt {p} has {len(r)} ids for {n_valid} candidates; expected one id each"
-                )
-            if any(c is None for c in r):
-                raise DataError(f"Profile candidates: prompt {p} has a missing id (None) at a real candidate")
-            if len(set(r)) != len(r):
-                raise DataError(f"Profile candidates: prompt {p} repeats a response id in {r}")
-            out[p, np.flatnonzero(self.mask[p])] = r
-        return out
-
     @classmethod
-    def from_rewards(cls, rewards, weights, candidates=None, prompts=None, mask=None, reward_samples=None):
+    def from_rewards(cls, rewards, weights, candidates=None, prompts=None, mask=None, reward_samples=None, texts=None):
         """Bradley–Terry profile from per-type rewards: ``P_k(i beats j) = sigmoid(r_ki - r_kj)``.
 
         Parameters
@@ -327,7 +224,7 @@ class Profile:
         rewards : array-like (P, K, M) or list of P arrays (K, M_p)
             Per-type rewards; also kept as ``profile.rewards`` for cardinal rules.
         weights : array-like (K,) or (P, K)
-        candidates, prompts, mask
+        candidates, prompts, mask, texts
             As in :class:`Profile`.
         reward_samples : array-like (S, P, K, M) or list of P arrays (S, K, M_p), optional
             Posterior samples of the rewards; their Bradley–Terry matrices become
@@ -370,7 +267,8 @@ class Profile:
                         f"Profile.from_rewards reward_samples: expected shape (samples, prompts, types, candidates), got {s.shape}"
                     )
                 samples = to_matrices(np.nan_to_num(s))
-        return cls(mats, weights, candidates=candidates, prompts=prompts, rewards=rewards_in, samples=samples, mask=mask)
+        return cls(mats, weights, candidates=candidates, prompts=prompts, rewards=rewards_in, samples=samples, mask=mask,
+                   texts=texts)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -467,7 +365,7 @@ class Profile:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
-        """Write the profile to one ``.npz`` file (atomically).
+        """Write the profile to one ``.npz`` file (atomically); see :func:`~mixpref.aggregation.profile_io.save_profile`.
 
         Examples
         --------
@@ -478,58 +376,9 @@ class Profile:
         >>> mp.Profile.load(path).shape
         (2, 1, 3)
         """
-        from .._io import atomic_path
-
-        cands = [[c.item() if isinstance(c, np.generic) else c for c in row] for row in self.candidates.tolist()]
-        prompts = [p.item() if isinstance(p, np.generic) else p for p in self.prompts.tolist()]
-        arrays = {
-            "matrices": self.matrices,
-            "weights": self.weights,
-            "mask": self.mask,
-            "ties": np.asarray(self.ties),
-            "candidates_json": np.asarray(json.dumps(cands)),
-            "prompts_json": np.asarray(json.dumps(prompts)),
-        }
-        if self.rewards is not None:
-            arrays["rewards"] = self.rewards
-        if self.samples is not None:
-            arrays["samples"] = self.samples
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
+        save_profile(self, path)
 
     @classmethod
     def load(cls, path):
-        """Read a profile from an ``.npz`` file.
-
-        The file holds ``matrices`` (P, K, M, M) and ``weights``; optionally ``rewards``,
-        ``samples``, ``mask``, ``ties`` and ``candidates_json`` / ``prompts_json`` (JSON
-        lists), as written by :meth:`save`. Files written by other tools need only the
-        first two arrays.
-        """
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"profile file not found: {path}")
-        try:
-            npz = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise DataError(f"profile file {path}: not a readable .npz file ({err})") from None
-        with npz:
-            missing = [k for k in ("matrices", "weights") if k not in npz.files]
-            if missing:
-                raise DataError(f"profile file {path}: missing arrays {missing}; it has {npz.files}")
-            get = lambda k: npz[k] if k in npz.files else None  # noqa: E731
-            cands = get("candidates_json")
-            prompts = get("prompts_json")
-            mask = get("mask")
-            ties = get("ties")
-            return cls(
-                npz["matrices"],
-                npz["weights"],
-                candidates=None if cands is None else json.loads(str(cands)),
-                prompts=None if prompts is None else json.loads(str(prompts)),
-                rewards=get("rewards"),
-                samples=get("samples"),
-                mask=None if mask is None else mask.astype(bool),
-                ties=bool(ties) if ties is not None else False,
-            )
+        """Read a profile from an ``.npz`` file; see :func:`~mixpref.aggregation.profile_io.load_profile`."""
+        return load_profile(path, cls)

@@ -14,6 +14,11 @@ How each rule reads the profile
   ``utilitarian``, ``maxmin``, ``minmax_regret``, ``dictator``; ``quantile`` reads the
   posterior samples.
 
+Each rule is a public function of this module, ``rule(profile, **options) -> Lottery``,
+declared with :func:`mixpref.aggregation.registry.register`, which records what it reads
+and needs (samples, a candidate limit, a ``utility`` option); :data:`RULES` and
+:func:`aggregate` read that registry.
+
 With deterministic (0/1) types weighted by voter counts, both readings coincide with the
 textbook voting rules. Rules that pick a set of winners return the uniform lottery over it
 (ties within 1e-9 relative are winners together).
@@ -21,29 +26,12 @@ textbook voting rules. Rules that pick a set of winners return the uniform lotte
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from ..errors import DataError
 from ..events import emit
-from .lottery import Lottery
-from .profile import MARGIN_TOL, Profile
-
-RULES = (
-    "majority",
-    "pooled",
-    "borda",
-    "copeland",
-    "kemeny",
-    "maximal_lottery",
-    "utilitarian",
-    "maxmin",
-    "minmax_regret",
-    "quantile",
-    "dictator",
-)
-
+from .kemeny import MAX_CANDIDATES
+from .registry import get_rule, register, rule_names
 
 def _argmax_lottery(scores, mask, rtol=1e-9):
     """Uniform lottery over each prompt's best-scoring real candidates."""
@@ -66,7 +54,8 @@ def _masked(scores, mask):
 
 
 # ---------------------------------------------------------------------------- ordinal rules
-def _majority(profile):
+@register("type_majority")
+def majority(profile):
     """Weighted majority of types: uniform over the Smith set (the Condorcet winner alone when
     one exists; the top cycle when the majority relation cycles).
 
@@ -86,42 +75,13 @@ def _majority(profile):
     return probs, _masked(worst, profile.mask), {"smith_set_size": smith.sum(axis=1)}
 
 
-def _copeland(profile):
-    """Copeland: score = majority wins - majority losses (ties count 0), as in pref_voting."""
-    rel = profile.majority().astype(np.float64)
-    scores = rel.sum(axis=2)
-    return _argmax_lottery(scores, profile.mask), _masked(scores, profile.mask), {}
-
-
-def _kemeny(profile):
-    """Kemeny–Young, exact (dynamic programming, at most 12 candidates).
-
-    A ranking's objective is ``sum over pairs (a above b) of margin_ab`` (weighted majority
-    margins). Score: the best objective among rankings with the candidate on top; the
-    winners are the tops of the optimal rankings.
-    """
-    from .kemeny import kemeny_top_scores
-
-    top = kemeny_top_scores(profile.majority_margin())
-    probs = _argmax_lottery(top, profile.mask)
-    return probs, _masked(top, profile.mask), {"kemeny_objective": np.where(profile.mask, top, -np.inf).max(axis=1)}
-
-
 # ---------------------------------------------------------------------------- pooled-matrix rules
 def _half_tie(pooled):
     return 0.5 * (1.0 + pooled - np.swapaxes(pooled, -1, -2))
 
 
-def _borda(profile):
-    """Borda on the pooled matrix: score ``sum_{j != i} W̄(i, j)`` with the half-tie win rate
-    ``W̄(i, j) = (1 + P̄_ij - P̄_ji) / 2`` (``= sum_j P̄(i beats j)`` when ties are not modelled)."""
-    w = _half_tie(profile.pooled())
-    pair = profile._pair_mask()
-    scores = np.where(pair, w, 0.0).sum(axis=2)
-    return _argmax_lottery(scores, profile.mask), _masked(scores, profile.mask), {}
-
-
-def _pooled(profile, temperature=None, ridge=1e-2, max_iter=100):
+@register("pooled")
+def pooled(profile, temperature=None, ridge=1e-2, max_iter=100):
     """What one pooled Bradley–Terry model picks.
 
     Fits strengths ``theta`` with ``P̄(i beats j) ~ sigmoid(theta_i - theta_j)`` to the
@@ -167,7 +127,43 @@ def _pooled(profile, temperature=None, ridge=1e-2, max_iter=100):
     return probs, _masked(theta, mask), {"temperature": temperature, "ridge": ridge, "converged": converged}
 
 
-def _maximal_lottery(
+@register("pooled")
+def borda(profile):
+    """Borda on the pooled matrix: score ``sum_{j != i} W̄(i, j)`` with the half-tie win rate
+    ``W̄(i, j) = (1 + P̄_ij - P̄_ji) / 2`` (``= sum_j P̄(i beats j)`` when ties are not modelled)."""
+    w = _half_tie(profile.pooled())
+    pair = profile._pair_mask()
+    scores = np.where(pair, w, 0.0).sum(axis=2)
+    return _argmax_lottery(scores, profile.mask), _masked(scores, profile.mask), {}
+
+
+# ---------------------------------------------------------------------------- more ordinal rules
+@register("type_majority")
+def copeland(profile):
+    """Copeland: score = majority wins - majority losses (ties count 0), as in pref_voting."""
+    rel = profile.majority().astype(np.float64)
+    scores = rel.sum(axis=2)
+    return _argmax_lottery(scores, profile.mask), _masked(scores, profile.mask), {}
+
+
+@register("type_majority", max_candidates=MAX_CANDIDATES)
+def kemeny(profile):
+    """Kemeny–Young, exact (dynamic programming, at most 12 candidates).
+
+    A ranking's objective is ``sum over pairs (a above b) of margin_ab`` (weighted majority
+    margins). Score: the best objective among rankings with the candidate on top; the
+    winners are the tops of the optimal rankings.
+    """
+    from .kemeny import kemeny_top_scores
+
+    top = kemeny_top_scores(profile.majority_margin())
+    probs = _argmax_lottery(top, profile.mask)
+    return probs, _masked(top, profile.mask), {"kemeny_objective": np.where(profile.mask, top, -np.inf).max(axis=1)}
+
+
+# ---------------------------------------------------------------------------- the maximal lottery
+@register("pooled")
+def maximal_lottery(
     profile, method="lp", tol=1e-3, device="auto", max_iter=10_000, step_size=4.0, num_threads=1, chunk_size=2000
 ):
     """Maximal lottery (von Neumann winner) of the pooled game ``A = P̄ - P̄ᵀ``.
@@ -218,7 +214,8 @@ def _active_types(profile):
     return profile.weights > 0
 
 
-def _utilitarian(profile, utility="reward"):
+@register("type_utilities")
+def utilitarian(profile, utility="reward"):
     """Utilitarian: the candidate maximising the type-weighted utility ``sum_k w_k u_k(i)``.
 
     Default ``utility="reward"`` needs the profile's rewards (with ``"winrate"`` this is
@@ -229,7 +226,8 @@ def _utilitarian(profile, utility="reward"):
     return _argmax_lottery(scores, profile.mask), _masked(scores, profile.mask), {"utility": utility}
 
 
-def _maxmin(profile, utility="winrate", chunk_size=2000):
+@register("type_utilities")
+def maxmin(profile, utility="winrate", chunk_size=2000):
     """Egalitarian max-min: ``max_x min_k sum_i x_i u_k(i)`` over lotteries x (LP, HiGHS).
 
     The worst-off type's expected utility is maximised; types with zero weight on a prompt
@@ -247,7 +245,8 @@ def _maxmin(profile, utility="winrate", chunk_size=2000):
     return probs, _masked(scores, profile.mask), {"utility": utility, "value": value}
 
 
-def _minmax_regret(profile, utility="winrate", chunk_size=2000):
+@register("type_utilities")
+def minmax_regret(profile, utility="winrate", chunk_size=2000):
     """Min-max regret: ``min_x max_k (max_i u_k(i) - sum_i x_i u_k(i))`` (LP, HiGHS).
 
     A type's regret is how much utility it loses against its own favourite. Score: minus the
@@ -263,7 +262,8 @@ def _minmax_regret(profile, utility="winrate", chunk_size=2000):
     return probs, _masked(-regret, profile.mask), {"utility": utility, "value": value}
 
 
-def _quantile(profile, alpha=0.1):
+@register("pooled_samples", needs_samples=True)
+def quantile(profile, alpha=0.1):
     """Risk-sensitive: the candidate with the best ``alpha``-quantile, over posterior samples,
     of its pooled win rate against a uniformly random candidate.
 
@@ -286,7 +286,8 @@ def _quantile(profile, alpha=0.1):
     return _argmax_lottery(scores, mask), _masked(scores, mask), {"alpha": alpha, "n_samples": b.shape[0]}
 
 
-def _dictator(profile, type=None, utility="winrate"):  # noqa: A002 - "type" reads naturally here
+@register("type_utilities")
+def dictator(profile, type=None, utility="winrate"):
     """One type decides: its favourite candidate by its own utility (a reference point).
 
     ``type``: the type index; default, each prompt's heaviest type. Score: that type's
@@ -304,26 +305,9 @@ def _dictator(profile, type=None, utility="winrate"):  # noqa: A002 - "type" rea
     return _argmax_lottery(scores, profile.mask), _masked(scores, profile.mask), {"type": who, "utility": utility}
 
 
-_IMPLEMENTATIONS = {
-    "majority": _majority,
-    "pooled": _pooled,
-    "borda": _borda,
-    "copeland": _copeland,
-    "kemeny": _kemeny,
-    "maximal_lottery": _maximal_lottery,
-    "utilitarian": _utilitarian,
-    "maxmin": _maxmin,
-    "minmax_regret": _minmax_regret,
-    "quantile": _quantile,
-    "dictator": _dictator,
-}
-
-
 def rule_options(rule):
-    """The options a rule accepts and their defaults, as a dict."""
-    func = _IMPLEMENTATIONS[rule]
-    params = list(inspect.signature(func).parameters.values())[1:]
-    return {p.name: p.default for p in params}
+    """The options a rule accepts and their defaults, as a dict (from the registry)."""
+    return dict(get_rule(rule).options)
 
 
 def aggregate(profile, rule, study=None, **options):
@@ -333,9 +317,10 @@ def aggregate(profile, rule, study=None, **options):
     ----------
     profile : Profile
     rule : str
-        One of :data:`RULES`: ``majority``, ``pooled``, ``borda``, ``copeland``, ``kemeny``,
-        ``maximal_lottery``, ``utilitarian``, ``maxmin``, ``minmax_regret``, ``quantile``,
-        ``dictator``. See the module docstring for which matrix each reads.
+        One of :data:`RULES` (the registered rules; see
+        :func:`mixpref.aggregation.registry.rule_table` for what each reads and needs, and
+        the module docstring for which matrix each reads). Each rule is also a function of
+        this module, e.g. ``rules.borda(profile)``.
     study : Study, run, None or False
         Where to log the rule, its options and the lottery's exploitability and support
         (None: the active :class:`mixpref.Study`, if any; False: nowhere).
@@ -360,32 +345,11 @@ def aggregate(profile, rule, study=None, **options):
     >>> mp.aggregate(prof, "copeland").probs.round(3).tolist()
     [[0.333, 0.333, 0.333]]
     """
-    if not isinstance(profile, Profile):
-        raise DataError(f"profile: expected a mixpref Profile, got {type(profile).__name__}")
-    if rule not in _IMPLEMENTATIONS:
-        raise DataError(f"rule: got {rule!r}; expected one of {', '.join(RULES)}")
-    allowed = rule_options(rule)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise DataError(
-            f"rule {rule!r}: unknown option(s) {unknown}; it accepts {sorted(allowed) if allowed else 'no options'}"
-        )
-    probs, scores, meta = _IMPLEMENTATIONS[rule](profile, **options)
-    meta = {"options": {**allowed, **options}, **meta}
-    lottery = Lottery(
-        probs,
-        scores,
-        rule,
-        metadata=meta,
-        prompts=profile.prompts,
-        candidates=profile.candidates,
-        mask=profile.mask,
-        pairwise=profile.pooled(),
-    )
+    lottery = get_rule(rule).func(profile, **options)
     # computation never logs: whoever observes (an active mp.Study, mp.autolog) decides
     emit("aggregate", lottery=lottery, rule=rule, options=dict(options), study=study)
     return lottery
 
 
-# a margin within this of 0 is a majority tie (re-exported for diagnostics)
-__all__ = ["RULES", "aggregate", "rule_options", "MARGIN_TOL"]
+# every registered rule, in the order defined above (read from the registry, never listed by hand)
+RULES = rule_names()
