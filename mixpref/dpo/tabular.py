@@ -36,6 +36,8 @@ class TabularPolicy:
         True where a candidate exists.
     loss_history : ndarray
         The weighted mean loss at each step.
+    type_weights : ndarray (K,) or None
+        ``loss="group_robust"``: the adaptive type weights ``α`` at the end of training.
 
     Examples
     --------
@@ -53,6 +55,7 @@ class TabularPolicy:
     candidates: np.ndarray
     mask: np.ndarray
     loss_history: np.ndarray = field(repr=False)
+    type_weights: np.ndarray | None = field(default=None, repr=False)
 
     def to_frame(self):
         """Long DataFrame [``prompt_id``, ``response_id``, ``prob``, ``ref_prob``], padding dropped."""
@@ -133,6 +136,9 @@ def train_tabular(
     soft_labels=None,
     optimizer=None,
     device="auto",
+    group_loss="soft",
+    group_step=1.0,
+    group_rounds=60,
 ):
     """Train a softmax policy over each prompt's candidates on DPO pairs (full batch, exact).
 
@@ -149,7 +155,10 @@ def train_tabular(
         The candidate grid: a Lottery (its ``prompts``, ``candidates``, ``mask``), or a table
         [``prompt_id``, ``response_id``] (e.g. ``data.candidates()``).
     loss : str
-        One of ``mp.dpo.LOSSES``.
+        One of ``mp.dpo.LOSSES``, or ``"group_robust"``: ``group_loss`` per pair, averaged per
+        annotator type (columns ``type`` or ``type_probs``, see :func:`mixpref.dpo.type_pairs`),
+        with type weights raised by exponentiated gradient on each type's loss so that the
+        worst type's loss is minimised (GR-DPO; Adam).
     beta : float
         DPO's β.
     reference : array (P, M), object with ``probs``, or DataFrame [prompt_id, response_id, prob], optional
@@ -166,6 +175,16 @@ def train_tabular(
         logits grow without bound), so for them ``steps`` sets how far training goes.
     device : str
         ``"auto"`` picks CUDA when available.
+    group_loss : str
+        ``loss="group_robust"``: the per-pair loss (soft labels by default).
+    group_step : float
+        ``loss="group_robust"``: the exponentiated-gradient step ``η`` on the type weights
+        (with L-BFGS, ``η/√t`` in round t).
+    group_rounds : int
+        ``loss="group_robust"`` with L-BFGS: rounds of (solve the policy for fixed type
+        weights; exponentiated-gradient step on the weights), i.e. mirror ascent on the dual,
+        whose averaged weights converge to the saddle point; the policy is then solved for the
+        averaged weights. With Adam the weights move after every step, as in GR-DPO.
 
     Returns
     -------
@@ -185,6 +204,15 @@ def train_tabular(
     from .losses import compute
     from .losses import loss as loss_fn
 
+    group = None
+    if loss == "group_robust":
+        from .group_robust import GroupWeights, type_posteriors
+
+        check_loss(group_loss)
+        loss = group_loss
+        soft_labels = True if soft_labels is None else soft_labels
+        type_probs = type_posteriors(pairs)
+        group = GroupWeights(type_probs.shape[1], group_step)
     check_loss(loss)
     if optimizer is None:
         optimizer = "adam" if loss == "hinge" else "lbfgs"
@@ -215,27 +243,34 @@ def train_tabular(
     loss_fn(loss, log_policy()[i, jc].detach(), log_policy()[i, jr].detach(), ref_c, ref_r, beta=beta, p=p_t)
     history = []
 
+    r_t = None if group is None else torch.tensor(type_probs, **f64)
+    # types' losses are compared as excess over their own floor (the labels' entropy), else a
+    # type with noisier labels would look worst-off however well it is served
+    floor = 0.0 if p_t is None or group is None else -(torch.xlogy(p_t, p_t) + torch.xlogy(1 - p_t, 1 - p_t))
+
     def objective():
         lp = log_policy()
-        return (w_t * compute(loss, lp[i, jc], lp[i, jr], ref_c, ref_r, beta, p_t)).sum()
+        per_pair = compute(loss, lp[i, jc], lp[i, jr], ref_c, ref_r, beta, p_t)
+        if group is None:
+            return (w_t * per_pair).sum()
+        value, type_losses = group.objective(per_pair - floor, r_t, w_t)
+        group.pending = type_losses
+        return value
 
     with single_thread_if_small(dev, mask.size + 3 * len(pos)):
-        if optimizer == "lbfgs":
-            # the objective is convex in the logits for every loss here, and smooth except hinge:
-            # quasi-Newton reaches the optimum in tens of iterations where Adam needs thousands
-            opt = torch.optim.LBFGS([logits], lr=1.0, max_iter=int(steps), max_eval=int(steps) * 2,
-                                    tolerance_grad=1e-12, tolerance_change=1e-14, history_size=20,
-                                    line_search_fn="strong_wolfe")
-
-            def closure():
-                opt.zero_grad()
-                value = objective()
-                value.backward()
-                history.append(value.item())
-                return value
-
-            if int(steps) > 0:
-                opt.step(closure)
+        if optimizer == "lbfgs" and group is not None:
+            # the objective is convex in the logits and linear in the type weights: mirror ascent
+            # on the dual g(α) = min_π Σ α_k L_k(π), whose gradient is the losses at the inner optimum
+            log_avg = torch.zeros_like(group.log_alpha)
+            for t in range(int(group_rounds)):
+                _lbfgs(torch, logits, objective, steps, history)
+                log_avg += group.alpha
+                group.update(group.pending, group.step_size / np.sqrt(t + 1))
+            if int(group_rounds) > 0:
+                group.log_alpha = torch.log(log_avg / int(group_rounds))
+            _lbfgs(torch, logits, objective, steps, history)
+        elif optimizer == "lbfgs":
+            _lbfgs(torch, logits, objective, steps, history)
         else:
             opt = torch.optim.Adam([logits], lr=lr)
             for _ in range(int(steps)):
@@ -243,8 +278,29 @@ def train_tabular(
                 value = objective()
                 value.backward()
                 opt.step()
+                if group is not None:
+                    group.update(group.pending)
                 history.append(value.item())
     history = np.asarray(history)
     with torch.no_grad():
         probs = torch.where(mask_t, log_policy().exp(), torch.zeros_like(log_ref)).cpu().numpy()
-    return TabularPolicy(probs=probs, reference=ref, prompts=prompts, candidates=cand, mask=mask, loss_history=history)
+    return TabularPolicy(probs=probs, reference=ref, prompts=prompts, candidates=cand, mask=mask, loss_history=history,
+                         type_weights=None if group is None else group.alpha.numpy())
+
+
+def _lbfgs(torch, logits, objective, steps, history):
+    # every loss here is convex in the logits and smooth except hinge: quasi-Newton reaches the
+    # optimum in tens of iterations where Adam needs thousands
+    opt = torch.optim.LBFGS([logits], lr=1.0, max_iter=int(steps), max_eval=int(steps) * 2,
+                            tolerance_grad=1e-12, tolerance_change=1e-14, history_size=20,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        value = objective()
+        value.backward()
+        history.append(value.item())
+        return value
+
+    if int(steps) > 0:
+        opt.step(closure)
