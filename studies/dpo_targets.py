@@ -14,24 +14,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import mixpref as mp
+from mixpref.dpo.group_robust import type_pairs, type_win_rates
 from mixpref.reporting import Report, grouped_bars
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from aggregation_rules import cycle_profile, majority_minority_profile  # noqa: E402
 
+RESULTS = Path(__file__).resolve().parent / "results" / "dpo_targets"
 RULES = ["majority", "pooled", "borda", "copeland", "maximal_lottery", "maxmin"]
 
 
-def type_win_rates(profile, probs, reference):
-    """(K,) each type's expected win rate of ``probs`` against ``reference``, ties half, averaged over prompts."""
-    wins = np.einsum("pi,pkij,pj->pk", probs, profile.matrices, reference)
-    return (wins * (profile.weights > 0)).sum(0) / np.maximum((profile.weights > 0).sum(0), 1)
+BETAS = (0.1, 0.5, 1.0)
+
+
+def tv(a, b):
+    return float(np.mean(0.5 * np.abs(a - b).sum(1)))
 
 
 def run_population(key, profile, beta, steps, run):
@@ -45,19 +49,33 @@ def run_population(key, profile, beta, steps, run):
         probs = mp.dpo.train_tabular(pairs, lottery, beta=beta, steps=steps).probs if len(pairs) else reference
         rates = type_win_rates(profile, probs, reference)
         support = lottery.probs > 1e-6
-        on_support = float(np.mean((probs * support).sum(1)))
-        tv = float(np.mean(0.5 * np.abs(probs - lottery.probs).sum(1)))
-        # soft labels taken from the lottery itself (p = q_c / (q_c + q_r)) let DPO represent a mixed lottery
-        soft_pairs = mp.to_dpo_pairs(lottery, strategy="all_pairs", labels="lottery")
-        soft = mp.dpo.train_tabular(soft_pairs, lottery, loss="soft", beta=1.0, steps=steps).probs if len(soft_pairs) else reference
-        row = {
-            "rule": rule, "pairs": len(pairs), "mass_on_lottery_support": on_support, "tv_to_lottery": tv,
-            "tv_to_lottery_soft": float(np.mean(0.5 * np.abs(soft - lottery.probs).sum(1))),
-        }
+        row = {"rule": rule, "pairs": len(pairs), "mass_on_lottery_support": float(np.mean((probs * support).sum(1))),
+               "tv_hard": tv(probs, lottery.probs)}
+        # soft DPO on the head-to-head labels (the old default): its optimum is not the lottery
+        soft_old = mp.dpo.train_tabular(pairs, lottery, loss="soft", beta=0.1, steps=steps).probs if len(pairs) else reference
+        row["tv_soft_pairwise_b0.1"] = tv(soft_old, lottery.probs)
+        # soft labels that know the trainer's beta and reference: the lottery is the optimum
+        for b in BETAS:
+            soft_pairs = mp.to_dpo_pairs(lottery, strategy="all_pairs", beta=b)
+            soft = mp.dpo.train_tabular(soft_pairs, lottery, loss="soft", beta=b, steps=steps).probs if len(soft_pairs) else reference
+            row[f"tv_soft_b{b:g}"] = tv(soft, lottery.probs)
         row.update({f"type{k}_vs_reference": float(r) for k, r in enumerate(rates)})
         row["worst_type_vs_reference"] = float(rates.min())
         rows.append(row)
-        run.log_metrics({f"{rule}.worst_vs_reference": row["worst_type_vs_reference"], f"{rule}.on_support": on_support})
+        run.log_metrics({f"{rule}.worst_vs_reference": row["worst_type_vs_reference"],
+                         **{f"{rule}.tv_soft_b{b:g}": row[f"tv_soft_b{b:g}"] for b in BETAS}})
+    # group-robust DPO on each type's own labels (no aggregation), next to the rules
+    lottery = mp.aggregate(profile, "maxmin")
+    pairs = type_pairs(profile)
+    robust = mp.dpo.train_tabular(pairs, lottery, loss="group_robust", beta=beta, steps=100, group_rounds=40)
+    pooled = mp.dpo.train_tabular(pairs, lottery, loss="soft", beta=beta, steps=steps)
+    for name, policy in (("group_robust (type labels)", robust), ("pooled (type labels)", pooled)):
+        rates = type_win_rates(profile, policy.probs, reference)
+        row = {"rule": name, "pairs": len(pairs)}
+        row.update({f"type{k}_vs_reference": float(r) for k, r in enumerate(rates)})
+        row["worst_type_vs_reference"] = float(rates.min())
+        rows.append(row)
+    run.log_metrics({"group_robust.worst_vs_reference": rows[-2]["worst_type_vs_reference"]})
     return pd.DataFrame(rows)
 
 
@@ -81,17 +99,22 @@ def tiny_lm_run(work_dir, steps, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "dpo_targets"))
+    parser.add_argument("--out", default=None,
+                        help="default: studies/results/dpo_targets (a full run), a new temporary folder (--small)")
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--beta", type=float, default=0.5)
+    parser.add_argument("--beta", type=float, default=0.1, help="the trainers' default")
     parser.add_argument("--no-lm", action="store_true", help="skip the tiny LM run")
     args = parser.parse_args(argv)
+    if args.out is None:
+        # a smoke run never overwrites the committed full results
+        args.out = tempfile.mkdtemp(prefix="dpo_targets-small-") if args.small else str(RESULTS)
     rng = np.random.default_rng(args.seed)
     n_prompts, steps = (10, 100) if args.small else (200, 300)
     results = {}
     with mp.Study("dpo_targets", tracking_uri=args.tracking_uri, output_dir=args.out) as study:
-        report = Report(args.out, "What DPO learns from each rule's targets", study)
+        title = "What DPO learns from each rule's targets" + (" (smoke run: --small, not the results)" if args.small else "")
+        report = Report(args.out, title, study)
         report.text(__doc__.split("\n\n", 1)[1].split("Run:")[0])
         for key, title, profile in (
             ("majority_minority", "60/40 majority/minority", majority_minority_profile(n_prompts, 6, 2.0, rng)),
@@ -107,18 +130,20 @@ def main(argv=None):
                                [c.replace("_vs_reference", "") for c in cols])
             report.figure(fig, f"{key}_dpo", f"{title}: each type's win rate of the DPO-trained policy")
             report.text(
-                "`tv_to_lottery` is the total-variation distance between the trained policy and the rule's "
-                "lottery: hard-label DPO pairs push the policy onto the lottery's top candidates, so a mixed "
-                "lottery (maximal lottery on a cycle, max-min) is not reproduced as a mixture. `tv_to_lottery_soft` "
-                "trains with `loss='soft'` on `to_dpo_pairs(..., labels='lottery')` (p = q_c / (q_c + q_r), beta = 1), "
-                "which recovers the lottery itself. Where a rule's lottery ties candidates (majority's uniform "
-                "lottery over the Smith set on a cycle), pairs are ordered by the rule's scores, so hard DPO "
-                "still collapses onto the best-scored candidate; Copeland's scores tie too, so it yields no pair."
+                "`tv_hard` is the total-variation distance between the rule's lottery and the policy trained with "
+                "hard-label DPO (`loss='sigmoid'`) at beta = {beta:g}: hard pairs push the policy onto the lottery's top "
+                "candidates, so a mixed lottery (maximal lottery on a cycle, max-min) is not reproduced. "
+                "`tv_soft_pairwise_b0.1` trains soft-label DPO at the trainers' default beta = 0.1 on the head-to-head "
+                "labels (`to_dpo_pairs(lottery)`, p = the pooled P(chosen beats rejected)): its optimum is not the "
+                "lottery. `tv_soft_b*` uses `to_dpo_pairs(lottery, beta=b)`, labels sigma(b log(q_c/q_r)) relative to the "
+                "(uniform) reference, whose soft-DPO optimum at that beta is the lottery: it is reached at every beta. "
+                "The last two rows train on each type's own labels (`mp.dpo.type_pairs`): group-robust DPO "
+                "(`loss='group_robust'`, exponentiated-gradient weights on the types' excess losses) against pooling "
+                "the same pairs; compare their worst type with max-min aggregation's. Type columns are each type's "
+                "win rate of the trained policy against the uniform reference (for the rule rows: the hard-label policy).".format(beta=args.beta)
             )
         if not args.no_lm:
             with study.run("tiny_lm", params={"loss": "sigmoid", "beta": 0.5}) as run:
-                import tempfile
-
                 with tempfile.TemporaryDirectory() as work:  # checkpoints are not results
                     lm = tiny_lm_run(work, 3 if args.small else 30, args.seed)
                 margins = {"margin_first": float(lm.history.margin.iloc[0]), "margin_last": float(lm.history.margin.iloc[-1])}
