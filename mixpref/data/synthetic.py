@@ -22,7 +22,8 @@ import pandas as pd
 
 from ..errors import DataError
 from .features import Features
-from .preference_data import ComparisonArrays, PreferenceData, RankingArrays
+from .arrays import ComparisonArrays, RankingArrays
+from .preference_data import PreferenceData
 
 DEFAULT_WEIGHTS = {1: (1.0,), 2: (0.6, 0.4), 3: (0.5, 0.3, 0.2)}
 CYCLE_WEIGHTS = (0.4, 0.35, 0.25)

@@ -1,12 +1,17 @@
 """Checks shared by every PreferenceData constructor.
 
 Each check raises :class:`mixpref.DataError` whose message names the column, the first
-offending rows (by the frame's index labels) and what was expected.
+offending rows, how many there are in all, and what was expected. Rows are the frame's
+index labels; :func:`mixpref.read` numbers a file's rows by their lines, and every message
+that quotes rows says which convention it uses (:func:`explains_rows`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import contextlib
+import contextvars
+import functools
+import re
 
 import numpy as np
 import pandas as pd
@@ -16,12 +21,50 @@ from ..errors import DataError
 _SHOW = 5  # offending rows quoted in a message
 
 
+_FRAME_ROWS = "rows are the frame's index labels"
+_ROWS = contextvars.ContextVar("mixpref_rows", default=_FRAME_ROWS)
+_QUOTES_ROWS = re.compile(r"\brows? [\[\d'\"-]")
+
+
 def rows_text(index_labels) -> str:
-    """'rows [3, 8, 12]' (at most a few), for error messages."""
+    """'rows [3, 8, 12, 20, 31] and 3,350 more', for error messages.
+
+    Examples
+    --------
+    >>> rows_text(range(3_355))
+    'rows [0, 1, 2, 3, 4] and 3,350 more'
+    """
     labels = list(index_labels)
     shown = ", ".join(repr(_plain(v)) for v in labels[:_SHOW])
-    more = f" and {len(labels) - _SHOW} more" if len(labels) > _SHOW else ""
+    more = f" and {len(labels) - _SHOW:,} more" if len(labels) > _SHOW else ""
     return f"row{'s' if len(labels) > 1 else ''} [{shown}]{more}"
+
+
+@contextlib.contextmanager
+def row_convention(note: str):
+    """Within this block, messages that quote rows explain them with ``note`` (readers: file lines)."""
+    token = _ROWS.set(note)
+    try:
+        yield
+    finally:
+        _ROWS.reset(token)
+
+
+def explains_rows(constructor):
+    """A constructor's DataErrors that quote rows end by saying how rows are numbered."""
+
+    @functools.wraps(constructor)
+    def wrapper(*args, **kwargs):
+        try:
+            return constructor(*args, **kwargs)
+        except DataError as err:
+            message = str(err)
+            note = f" ({_ROWS.get()})"
+            if _QUOTES_ROWS.search(message) and not message.endswith(note):
+                raise DataError(message + note) from None
+            raise
+
+    return wrapper
 
 
 def _plain(value):
@@ -77,68 +120,24 @@ def require_present(df: pd.DataFrame, column: str, what: str) -> None:
 def require_hashable(df: pd.DataFrame, column: str, what: str) -> None:
     """Every value of ``column`` can serve as an id (hashable, not a float NaN)."""
     bad = []
-    for label, value in zip(df.index, df[column]):
-        if not isinstance(value, Hashable):
-            bad.append(label)
-            continue
+    for i, value in enumerate(df[column]):
         try:
             hash(value)
         except TypeError:
-            bad.append(label)
-        if len(bad) > _SHOW:
-            break
+            bad.append(i)
     if bad:
-        first = df.loc[bad[0], column] if df.index.is_unique else df[column].iloc[0]
+        first = df[column].iloc[bad[0]]
         raise DataError(
             f"{what}: column {column!r} holds unhashable values (e.g. {type(first).__name__}) in "
-            f"{rows_text(bad)}; expected ids such as strings or integers"
+            f"{rows_text(df.index[bad])}; expected ids such as strings or integers"
         )
 
 
 def require_text(values, column: str, what: str, index) -> None:
     """Every value is a string (texts mode)."""
-    bad = [lab for lab, v in zip(index, values) if not isinstance(v, str)]
+    bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
     if bad:
-        example = next(v for v, lab in zip(values, index) if lab == bad[0])
         raise DataError(
-            f"{what}: column {column!r} holds a non-text value {_short(example)} in {rows_text(bad)}; "
-            "expected response texts (or pass responses= to give ids)"
+            f"{what}: column {column!r} holds a non-text value {_short(values[bad[0]])} in "
+            f"{rows_text(index[bad])}; expected response texts (or pass responses= to give ids)"
         )
-
-
-_LABEL_WORDS = {"a": 1.0, "b": 0.0, "tie": 0.5}
-
-
-def parse_labels(df: pd.DataFrame, column: str, what: str) -> np.ndarray:
-    """Labels -> 1.0 (a wins), 0.0 (b wins), 0.5 (tie).
-
-    Accepted: "a"/"b"/"tie" (any case), 1/0/0.5 (int or float), True/False.
-    """
-    out = np.empty(len(df), dtype=np.float64)
-    bad = []
-    for i, value in enumerate(df[column]):
-        parsed = _parse_label(value)
-        if parsed is None:
-            bad.append(i)
-            if len(bad) > _SHOW:
-                break
-        else:
-            out[i] = parsed
-    if bad:
-        example = df[column].iloc[bad[0]]
-        raise DataError(
-            f"{what}: column {column!r} has unknown label {_short(example)} in "
-            f"{rows_text(df.index[bad])}; expected 'a', 'b' or 'tie', 1, 0 or 0.5, or True/False"
-        )
-    return out
-
-
-def _parse_label(value):
-    if isinstance(value, (bool, np.bool_)):
-        return 1.0 if value else 0.0
-    if isinstance(value, str):
-        return _LABEL_WORDS.get(value.strip().lower())
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        v = float(value)
-        return v if v in (0.0, 0.5, 1.0) else None
-    return None
