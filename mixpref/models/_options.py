@@ -1,36 +1,31 @@
-"""Inference options shared by every model's constructor (one place for defaults and checks)."""
+"""Resolving and checking a model's inference options (the names come from its constructor).
+
+The inference options of a model class are the keyword-only parameters of its constructor
+(``BradleyTerry(..., *, inference="map", optimizer="lbfgs", ...)``); the base model's
+signature is the one source (see :mod:`mixpref.models.options`). A mixture overrides some of
+them: its constructor parameters that carry an inference option's name, ``None`` meaning
+"the base model's value".
+"""
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
 from ..errors import DataError
 
-# name -> default; every model constructor accepts these keywords
-INFERENCE_DEFAULTS = {
-    "inference": "map",
-    "optimizer": "lbfgs",
-    "n_restarts": 1,
-    "max_steps": None,
-    "lr": 0.05,
-    "guide": "normal",
-    "svi_steps": 1000,
-    "svi_lr": 0.01,
-    "jit": False,
-    "n_samples": 200,
-    "n_members": 10,
-    "batch_size": None,
-    "memory_budget": 4e9,
-    "dtype": "float32",
-    "device": "auto",
-    "progress": False,
-    "random_state": 0,
-}
+
+def inference_names(cls) -> list:
+    """Names of the inference options of model class ``cls`` (its keyword-only constructor parameters)."""
+    sig = inspect.signature(cls.__init__)
+    return [n for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
 def resolve(model, overrides=None) -> dict:
-    """The options of ``model`` with ``max_steps`` filled in from the optimiser."""
-    opts = {name: getattr(model, name, default) for name, default in INFERENCE_DEFAULTS.items()}
+    """The inference options of ``model``, with ``overrides`` that are not None, checked;
+    ``max_steps`` filled in from the optimiser."""
+    opts = {name: getattr(model, name) for name in inference_names(type(model))}
     if overrides:
         opts.update({k: v for k, v in overrides.items() if v is not None})
     if opts["optimizer"] not in ("lbfgs", "adam"):

@@ -19,6 +19,7 @@ class BradleyTerry(PreferenceModel):
     reward : {"linear", "mlp"}
         ``f_θ(φ) = θ·φ`` or a one-hidden-layer MLP (``hidden`` units, GELU).
     hidden : int
+        Hidden units of the MLP reward.
     prior_scale : float or None
         Standard deviation of the Normal prior on the reward parameters; ``None`` is a flat
         prior (maximum likelihood). ``prior_scale=1`` equals scikit-learn's ``C=1`` L2 penalty.
@@ -26,23 +27,42 @@ class BradleyTerry(PreferenceModel):
         ``"auto"``: Davidson when the data has ties; ``"half"``: a tie counts as half a win
         for each side.
     inference : {"map", "svi", "ensemble"}
-        MAP point estimate; SVI (``guide="normal"`` AutoNormal or ``"lowrank"``
-        AutoLowRankMultivariateNormal, started at MAP, ``n_samples`` kept draws); or a
-        bootstrap ensemble over annotators of ``n_members`` MAP fits.
+        MAP point estimate; SVI (a variational posterior started at MAP, ``n_samples`` kept
+        draws); or a bootstrap ensemble over annotators of ``n_members`` MAP fits. This and
+        the options below are keyword-only: the inference options every model shares.
     optimizer : {"lbfgs", "adam"}
-    n_restarts, max_steps, lr, guide, svi_steps, svi_lr, n_samples, n_members
-        Inference settings (``max_steps`` defaults to 500 LBFGS iterations or 1,000 Adam steps).
+        Optimiser of the MAP fit: full-batch LBFGS on the exact objective, or Adam.
+    n_restarts : int
+        Number of starts of a mixture fit (the best training objective is kept).
+    max_steps : int, optional
+        Iterations of the MAP optimiser (default: 500 for LBFGS, 1,000 for Adam).
+    lr : float
+        Adam learning rate.
+    guide : {"normal", "lowrank"}
+        SVI guide: AutoNormal or AutoLowRankMultivariateNormal.
+    svi_steps : int
+        SVI steps.
+    svi_lr : float
+        SVI learning rate (ClippedAdam).
     jit : bool
-        SVI with Pyro's ``JitTraceEnum_ELBO`` (compiled ELBO, less per-step overhead).
+        SVI with Pyro's compiled (JIT) ELBO, less per-step overhead.
+    n_samples : int
+        Posterior draws kept by SVI.
+    n_members : int
+        Bootstrap fits of an ensemble.
     batch_size : int, optional
         Annotators per minibatch (stochastic Adam); by default minibatches are used only when
         the full batch would need more than ``memory_budget`` bytes.
+    memory_budget : float
+        Bytes a full-batch fit may use before it switches to minibatches.
     dtype : {"float32", "float64"}
+        Floating-point type of the fit.
     device : str
-        ``"auto"`` uses CUDA when available.
+        Torch device; ``"auto"`` uses CUDA when available.
     progress : bool
-        tqdm progress bars.
+        Show tqdm progress bars.
     random_state : int
+        Seed of every random choice of the fit (starts, resamples, SVI).
 
     Examples
     --------
@@ -55,7 +75,7 @@ class BradleyTerry(PreferenceModel):
     True
     """
 
-    def __init__(self, reward="linear", hidden=64, prior_scale=1.0, ties="auto", inference="map", optimizer="lbfgs",
+    def __init__(self, reward="linear", hidden=64, prior_scale=1.0, ties="auto", *, inference="map", optimizer="lbfgs",
                  n_restarts=1, max_steps=None, lr=0.05, guide="normal", svi_steps=1000, svi_lr=0.01, jit=False,
                  n_samples=200, n_members=10, batch_size=None, memory_budget=4e9, dtype="float32", device="auto",
                  progress=False, random_state=0):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import DataError
 from . import _engine as E
 from ._base import PreferenceModel
-from ._options import resolve
+from ._options import inference_names, resolve
 from .bradley_terry import BradleyTerry
 from .policy_likelihood import PolicyLikelihood, PolicyMethods
 
@@ -76,10 +76,10 @@ class Mixture(PolicyMethods, PreferenceModel):
         return base
 
     def _options(self):
-        return resolve(self._base_model(), overrides={
-            "n_restarts": self.n_restarts, "inference": self.inference, "device": self.device,
-            "random_state": self.random_state, "progress": self.progress,
-        })
+        # the mixture's constructor parameters named like an inference option override the base's
+        base = self._base_model()
+        names = set(inference_names(type(base)))
+        return resolve(base, overrides={k: getattr(self, k) for k in Mixture._param_names() if k in names})
 
     def _spec(self, data, features) -> E.Spec:
         if not (isinstance(self.n_types, int) and self.n_types >= 1):
@@ -95,7 +95,7 @@ class Mixture(PolicyMethods, PreferenceModel):
         return spec
 
     # a mixture always returns per-type arrays, even with one type
-    _always_types = True
+    _type_axis = True
 
 
 class MixtureBT(Mixture):

@@ -6,23 +6,15 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from .._io import atomic_path, json_safe
 from ..errors import DataError
 from . import _engine as E
+from ._registry import model_class
 
 FORMAT = "mixpref-model"
 VERSION = 1
-
-
-def _classes():
-    from .bradley_terry import BradleyTerry
-    from .mixture import Mixture, MixtureBT, MixturePL
-    from .policy_likelihood import PolicyLikelihood
-
-    return {c.__name__: c for c in (BradleyTerry, PolicyLikelihood, Mixture, MixtureBT, MixturePL)}
 
 
 def _params_json(model):
@@ -64,13 +56,12 @@ def save_model(model, path) -> Path:
 
 
 def _construct(name, params):
-    classes = _classes()
-    if name not in classes:
-        raise DataError(f"load_model: unknown model class {name!r}; expected one of {sorted(classes)}")
+    # classes register themselves by name (PreferenceModel.__init_subclass__): no model import here
+    cls = model_class(name)
     params = dict(params)
     if "base" in params and isinstance(params["base"], dict):
         params["base"] = _construct(params["base"]["class"], params["base"]["params"])
-    return classes[name](**params)
+    return cls(**params)
 
 
 def load_model(path):
@@ -96,19 +87,11 @@ def load_model(path):
         raise DataError(f"load_model: {meta_file} is not a mixpref model (format {meta.get('format')!r})")
     model = _construct(meta["class"], meta["params"])
     tensors = load_file(str(path / "params.safetensors"))
-    spec = E.Spec(**meta["spec"])
-    model.spec_ = spec
-    model.params_ = {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")}
     samples = {k[len("sample."):]: v for k, v in tensors.items() if k.startswith("sample.")}
-    model.posterior_samples_ = samples or None
-    model.n_features_in_ = int(meta["n_features_in"])
-    model.annotators_ = pd.Index(meta["annotators"])
-    model._resp = tensors["responsibilities"].double().numpy()
-    lw = E.log_weights(spec, model.params_, torch.zeros(1))
-    model.weights_ = torch.exp(lw).double().numpy()
-    if "tie" in model.params_:
-        model.tie_ = np.exp(model.params_["tie"].double().numpy())
-    if "alpha" in model.params_:
-        model.alpha_ = model.params_["alpha"].double().numpy()
+    model._restore(
+        E.Spec(**meta["spec"]), {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")},
+        n_features_in=int(meta["n_features_in"]), annotators=meta["annotators"],
+        responsibilities=tensors["responsibilities"].double().numpy(), samples=samples or None,
+    )
     model.objective_ = meta.get("objective")
     return model

@@ -29,18 +29,19 @@ class PolicyMethods:
         cand = data_or_candidates.candidates() if hasattr(data_or_candidates, "candidates") else data_or_candidates
         if not isinstance(cand, pd.DataFrame) or not {"prompt_id", "response_id"} <= set(cand.columns):
             raise DataError("expected a PreferenceData or a DataFrame with columns 'prompt_id' and 'response_id'")
-        r = self.rewards(features)
-        r = r[None] if r.ndim == 1 else r
+        self._check_features(features)
+        r = self._type_rewards(features)  # (K, n)
         pos = features.positions(cand["response_id"])
         return cand.reset_index(drop=True), r[:, pos]
 
     def log_normalizer(self, data_or_candidates, features):
-        """``log Z(x)`` of each prompt over its candidate responses: Series (single) or DataFrame (types)."""
+        """``log Z(x)`` of each prompt over its candidate responses: Series (single model) or DataFrame
+        (a mixture: one column per type, even with one type)."""
         cand, r = self._candidate_rewards(data_or_candidates, features)
         prompts = pd.Index(pd.unique(cand["prompt_id"]))
         codes = torch.as_tensor(prompts.get_indexer(cand["prompt_id"]))
         logz = E.segment_logsumexp(torch.as_tensor(r.T), codes, len(prompts)).numpy()
-        if logz.shape[1] == 1 and self.spec_.n_types == 1:
+        if not self._type_axis:
             return pd.Series(logz[:, 0], index=prompts, name="log_normalizer")
         return pd.DataFrame(logz, index=prompts, columns=range(logz.shape[1]))
 
@@ -51,7 +52,7 @@ class PolicyMethods:
         z = np.asarray(logz.loc[cand["prompt_id"]]).reshape(len(cand), -1).T  # (K, n)
         probs = np.exp(r - z)
         out = cand[["prompt_id", "response_id"]].copy()
-        if self.spec_.n_types == 1 and not getattr(self, "_always_types", False):
+        if not self._type_axis:
             out["prob"] = probs[0]
         else:
             for k in range(probs.shape[0]):
@@ -87,7 +88,7 @@ class PolicyLikelihood(PolicyMethods, PreferenceModel):
     1.0
     """
 
-    def __init__(self, beta=1.0, alpha="learn", reward="linear", hidden=64, prior_scale=1.0, ties="auto",
+    def __init__(self, beta=1.0, alpha="learn", reward="linear", hidden=64, prior_scale=1.0, ties="auto", *,
                  inference="map", optimizer="lbfgs", n_restarts=1, max_steps=None, lr=0.05, guide="normal",
                  svi_steps=1000, svi_lr=0.01, jit=False, n_samples=200, n_members=10, batch_size=None, memory_budget=4e9,
                  dtype="float32", device="auto", progress=False, random_state=0):

@@ -1,0 +1,66 @@
+"""SVI: a variational posterior over the continuous parameters (types enumerated), started at MAP."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from .. import _engine as E
+from .optimizers import progress_bar
+
+
+def fit_svi(spec: E.Spec, problem: E.Problem, init_params: dict, *, guide="normal", steps=1000, lr=0.01,
+            progress=False, jit=False, random_state=0, rank=None):
+    """Variational posterior over the continuous parameters (types enumerated), initialised at MAP."""
+    import pyro
+    from pyro import poutine
+    from pyro.infer import SVI, JitTrace_ELBO, JitTraceEnum_ELBO, Trace_ELBO, TraceEnum_ELBO
+    from pyro.infer.autoguide import AutoLowRankMultivariateNormal, AutoNormal, init_to_value
+
+    pyro.set_rng_seed(int(random_state))
+    pyro.clear_param_store()
+    model = E.pyro_model(spec, problem)
+    blocked = poutine.block(model, expose=E.continuous_sites(spec, problem.phi.shape[1]))
+    values = E.params_to_sites(spec, init_params)
+    init = init_to_value(values=values)
+    if guide == "normal":
+        g = AutoNormal(blocked, init_loc_fn=init, init_scale=0.01)
+    elif guide == "lowrank":
+        g = AutoLowRankMultivariateNormal(blocked, init_loc_fn=init, init_scale=0.01, rank=rank)
+    else:
+        raise ValueError(f"guide: got {guide!r}, expected 'normal' or 'lowrank'")
+    if spec.n_types > 1:
+        elbo_cls = JitTraceEnum_ELBO if jit else TraceEnum_ELBO
+    else:  # nothing to enumerate
+        elbo_cls = JitTrace_ELBO if jit else Trace_ELBO
+    elbo = elbo_cls(max_plate_nesting=1, ignore_jit_warnings=True) if jit else elbo_cls(max_plate_nesting=1)
+    svi = SVI(model, g, pyro.optim.ClippedAdam({"lr": lr}), elbo)
+    bar = progress_bar(steps, "svi", progress)
+    scale = max(problem.n_obs, 1)
+    losses = []
+    with warnings.catch_warnings():
+        # Pyro's JIT path traces with torch.jit.trace, which torch now flags as deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for _ in range(steps):
+            losses.append(svi.step() / scale)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    with torch.no_grad():
+        median = {k: v.detach() for k, v in g.median().items()}
+    return g, E.sites_to_params(spec, median), losses
+
+
+def guide_samples(spec: E.Spec, guide, n: int, random_state=0) -> list:
+    """``n`` parameter dicts drawn from a fitted autoguide."""
+    import pyro
+
+    pyro.set_rng_seed(int(random_state))
+    out = []
+    with torch.no_grad():
+        for _ in range(n):
+            out.append(E.sites_to_params(spec, {k: v.detach() for k, v in guide().items()}))
+    return out
+
