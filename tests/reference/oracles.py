@@ -167,3 +167,32 @@ def log_joint(ll, groups, weights, reward_params, prior_scale, concentration=1.0
     if len(np.atleast_1d(weights)) > 1:
         total += dirichlet_log_prior(weights, concentration)
     return total
+
+
+# ---------------------------------------------------------------- social choice (one prompt)
+def pooled_matrix(mats, weights):
+    """P̄(i beats j) = sum_k w_k P_k(i beats j); mats (K, M, M)."""
+    return np.einsum("k,kij->ij", np.asarray(weights, dtype=np.float64), np.asarray(mats, dtype=np.float64))
+
+
+def borda_scores(mats, weights):
+    """Borda with ties as half a win: score_i = sum_{j != i} (1 + P̄_ij - P̄_ji) / 2."""
+    P = pooled_matrix(mats, weights)
+    m = P.shape[0]
+    return np.array([sum(0.5 * (1 + P[i, j] - P[j, i]) for j in range(m) if j != i) for i in range(m)])
+
+
+def majority_margin(mats, weights):
+    """margin_ij = (weight of types with P_k(i>j) > P_k(j>i)) - (weight of types with the reverse).
+
+    A type counts whenever its preference is strict, however weak.
+    """
+    mats = np.asarray(mats, dtype=np.float64)
+    m = mats.shape[1]
+    out = np.zeros((m, m))
+    for k, w in enumerate(weights):
+        for i in range(m):
+            for j in range(m):
+                if i != j and mats[k, i, j] != mats[k, j, i]:
+                    out[i, j] += w if mats[k, i, j] > mats[k, j, i] else -w
+    return out
