@@ -34,6 +34,8 @@ def _fluent_search_experiments(uri):
 
 
 def test_a_new_database_holds_only_the_named_experiments(tmp_path):
+    import mlflow
+
     uri = f"sqlite:///{tmp_path / 'fresh' / 'mlflow.db'}"
     with Study("first", tracking_uri=uri, output_dir=tmp_path / "out1") as study:
         study.log_metrics({"x": 1.0})
@@ -43,6 +45,12 @@ def test_a_new_database_holds_only_the_named_experiments(tmp_path):
         pass
     assert _experiment_names(uri) == ["first", "second"]
     assert _experiment_names(uri, view="all") == ["Default", "first", "second"]  # hidden, not gone
+    # what the docstring tells a user who wants it back (for runs started without an experiment)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    client.restore_experiment("0")
+    run = client.create_run("0")
+    assert client.get_run(run.info.run_id).info.experiment_id == "0"
+    assert _experiment_names(uri) == ["Default", "first", "second"]
 
 
 def test_a_database_made_elsewhere_keeps_its_default(tmp_path):
@@ -53,15 +61,3 @@ def test_a_database_made_elsewhere_keeps_its_default(tmp_path):
     with Study("mine", tracking_uri=uri, output_dir=tmp_path / "out"):
         pass
     assert _experiment_names(uri) == ["Default", "mine"]
-
-
-def test_restoring_default_brings_back_the_fluent_api(tmp_path):
-    import mlflow
-
-    uri = f"sqlite:///{tmp_path / 'db' / 'mlflow.db'}"
-    with Study("s", tracking_uri=uri, output_dir=tmp_path / "out"):
-        pass
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    client.restore_experiment("0")  # what the docstring tells a user who wants it back
-    run = client.create_run("0")
-    assert client.get_run(run.info.run_id).info.experiment_id == "0"
