@@ -4,7 +4,7 @@ import torch
 
 import mixpref as mp
 from mixpref.models import _engine as E
-from mixpref.models._base import build_problem
+from mixpref.models._problem import build_problem
 
 from .conftest import features_for, make_data
 
