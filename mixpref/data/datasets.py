@@ -38,7 +38,7 @@ def data_root() -> Path:
     raise FileNotFoundError("mixpref's bundled data folder is missing; reinstall the package")
 
 
-def list() -> builtins.list:  # noqa: A001 - the documented public name
+def list() -> builtins.list:  # shadows the builtin on purpose: the documented public name
     """Names accepted by :func:`load`."""
     return sorted(_DESCRIPTIONS)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .validation import _short, is_missing, rows_text
+from .validation import is_missing, rows_text, short_repr
 
 _WORDS = {"a": 1.0, "b": 0.0, "tie": 0.5}
 EXPECTED = "'a', 'b' or 'tie', 1, 0 or 0.5, or True/False"
@@ -98,10 +98,10 @@ class LabelMap:
             code = label_value(number_or_text(target))
             if code is None:
                 raise DataError(
-                    f"{what}: label_map[{_short(key)}] = {_short(target)}; expected 'a', 'b' or 'tie' (or 1, 0, 0.5)"
+                    f"{what}: label_map[{short_repr(key)}] = {short_repr(target)}; expected 'a', 'b' or 'tie' (or 1, 0, 0.5)"
                 )
             if is_missing(key):
-                raise DataError(f"{what}: label_map has a missing key {_short(key)}; expected label values")
+                raise DataError(f"{what}: label_map has a missing key {short_repr(key)}; expected label values")
             self._exact[key] = code
             text = _as_text(key)
             for table, form, strict in (
@@ -115,7 +115,7 @@ class LabelMap:
                 if old is not None and old is not _AMBIGUOUS and old != code:
                     if strict:
                         raise DataError(
-                            f"{what}: label_map keys {_short(key)} and another key read the same ({form!r}) but map "
+                            f"{what}: label_map keys {short_repr(key)} and another key read the same ({form!r}) but map "
                             "to different labels; expected one meaning per label"
                         )
                     table[form] = _AMBIGUOUS
@@ -163,14 +163,14 @@ def parse_labels(df: pd.DataFrame, column: str, what: str, label_map=None) -> np
 def _unknown_message(df, column, what, bad, values, label_map) -> str:
     counts: dict = {}
     for i in np.flatnonzero(bad):
-        shown = _short(values[i], 40)
+        shown = short_repr(values[i], 40)
         counts[shown] = counts.get(shown, 0) + 1
     listed = ", ".join(f"{v} ({n:,} row{'s' if n > 1 else ''})" for v, n in list(counts.items())[:5])
     if len(counts) > 5:
         listed += f" and {len(counts) - 5:,} other value{'s' if len(counts) > 6 else ''}"
     where = rows_text(df.index[bad])
     if label_map is not None:
-        keys = ", ".join(_short(k, 30) for k in list(label_map)[:10])
+        keys = ", ".join(short_repr(k, 30) for k in list(label_map)[:10])
         return (
             f"{what}: column {column!r} has label{'s' if len(counts) > 1 else ''} that label_map does not name: "
             f"{listed} in {where}; expected one of its keys [{keys}] (add the missing labels to label_map)"
@@ -187,7 +187,7 @@ def _unknown_message(df, column, what, bad, values, label_map) -> str:
 def _first_of_each(bad, values, n):
     seen, out = set(), []
     for i in np.flatnonzero(bad):
-        key = _short(values[i], 40)
+        key = short_repr(values[i], 40)
         if key not in seen:
             seen.add(key)
             out.append(i)

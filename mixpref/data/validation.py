@@ -71,7 +71,7 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _short(value, width=60) -> str:
+def short_repr(value, width=60) -> str:
     text = repr(_plain(value))
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -138,6 +138,6 @@ def require_text(values, column: str, what: str, index) -> None:
     bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
     if bad:
         raise DataError(
-            f"{what}: column {column!r} holds a non-text value {_short(values[bad[0]])} in "
+            f"{what}: column {column!r} holds a non-text value {short_repr(values[bad[0]])} in "
             f"{rows_text(index[bad])}; expected response texts (or pass responses= to give ids)"
         )

@@ -28,16 +28,65 @@ junk = st.one_of(
 )
 
 
-def _check(build, frame, columns):
+def _check(build, frame, columns, expect=None):
     try:
         data = build(frame)
     except mp.DataError as err:
         message = str(err)
         assert any(repr(c) in message or f"[{c!r}" in message or c in message for c in columns), message
         return
-    # accepted: nothing may have been dropped
+    # accepted: nothing may have been dropped, and every row reads as written
     n_rows = len(frame)
     assert len(data) == n_rows
+    if expect is not None:
+        expect(frame, data)
+
+
+def _expected_label(value):
+    """The label a cell means, from the documented vocabulary (written from the docs, not the code)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "a" if value else "b"
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return word if word in ("a", "b", "tie") else None
+    if isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 0.5, 1):
+        return {1: "a", 0: "b", 0.5: "tie"}[value]
+    return None
+
+
+def _annotator(value):
+    return None if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def _long_rows_read_as_written(frame, data, ids=False):
+    got = data.comparisons
+    assert got["label"].tolist() == [_expected_label(v) for v in frame["label"]]
+    assert got["prompt_id"].tolist() == frame["prompt"].tolist()
+    for column in ("response_a", "response_b"):
+        if ids:
+            assert got[column].tolist() == frame[column].tolist()
+        else:  # texts mode: the ids are hashes; the texts behind them are the cells
+            text = dict(zip(data.responses["response_id"], data.responses["text"]))
+            assert [text[r] for r in got[column]] == frame[column].tolist()
+    assert [_annotator(v) for v in got["annotator"]] == [_annotator(v) for v in frame["annotator"]]
+
+
+def _pairs_read_as_written(frame, data):
+    got = data.to_pairs()
+    assert (data.arrays.y == 1.0).all()
+    if "prompt" in frame.columns:
+        for column in ("prompt", "chosen", "rejected"):
+            assert got[column].tolist() == frame[column].tolist()
+    else:  # TRL's implicit prompt: the shared prefix, split off both responses
+        for column in ("chosen", "rejected"):
+            assert (got["prompt"] + got[column]).tolist() == frame[column].tolist()
+
+
+def _rankings_read_as_written(frame, data):
+    text = dict(zip(data.responses["response_id"], data.responses["text"]))
+    got = data.rankings
+    assert [[text[r] for r in ranking] for ranking in got["ranking"]] == [list(v) for v in frame["ranking"]]
+    assert got["prompt_id"].tolist() == frame["prompt"].tolist()
 
 
 def _corrupt(base, draw_column, value, action):
@@ -81,19 +130,24 @@ RANKS = pd.DataFrame({"prompt": ["p", "p", "q"], "ranking": [["x", "y"], ["y", "
 @SETTINGS
 @given(corrupted(LONG, list(LONG.columns)))
 def test_from_frame_malformed(frame):
-    _check(lambda f: mp.PreferenceData.from_frame(f, annotator="annotator"), frame, list(LONG.columns))
+    _check(lambda f: mp.PreferenceData.from_frame(f, annotator="annotator"), frame, list(LONG.columns), _long_rows_read_as_written)
 
 
 @SETTINGS
 @given(corrupted(LONG, list(LONG.columns)))
 def test_from_frame_ids_mode_malformed(frame):
-    _check(lambda f: mp.PreferenceData.from_frame(f, annotator="annotator", responses="ids"), frame, list(LONG.columns))
+    _check(
+        lambda f: mp.PreferenceData.from_frame(f, annotator="annotator", responses="ids"),
+        frame,
+        list(LONG.columns),
+        lambda f, d: _long_rows_read_as_written(f, d, ids=True),
+    )
 
 
 @SETTINGS
 @given(corrupted(PAIRS, list(PAIRS.columns)))
 def test_from_pairs_malformed(frame):
-    _check(lambda f: mp.PreferenceData.from_pairs(f, annotator="annotator"), frame, list(PAIRS.columns))
+    _check(lambda f: mp.PreferenceData.from_pairs(f, annotator="annotator"), frame, list(PAIRS.columns), _pairs_read_as_written)
 
 
 @SETTINGS
@@ -103,7 +157,30 @@ def test_from_rankings_malformed(frame, ranking):
         frame = frame.copy()
         frame["ranking"] = frame["ranking"].astype(object)
         frame.at[frame.index[0], "ranking"] = ranking
-    _check(lambda f: mp.PreferenceData.from_rankings(f, annotator="annotator"), frame, list(RANKS.columns))
+    _check(lambda f: mp.PreferenceData.from_rankings(f, annotator="annotator"), frame, list(RANKS.columns), _rankings_read_as_written)
+
+
+@SETTINGS
+@given(
+    st.dictionaries(st.integers(-3, 3), st.sampled_from(["a", "b", "tie", 1, 0, 0.5]), min_size=1, max_size=4),
+    st.lists(st.integers(-4, 4), min_size=3, max_size=3),
+    st.sampled_from(["int", "str", "float"]),
+)
+def test_label_map_codes_read_as_mapped(codes, labels, form):
+    """A map typed on the command line (string keys) reads a file's integer codes, and only those."""
+    label_map = {str(k): v for k, v in codes.items()}
+    cells = {"int": labels, "str": [f" {v} " for v in labels], "float": [float(v) for v in labels]}[form]
+    frame = LONG.assign(label=pd.Series(cells, dtype=object))
+    meaning = {"a": "a", "b": "b", "tie": "tie", 1: "a", 0: "b", 0.5: "tie"}
+    unknown = [v for v in labels if v not in codes]
+    try:
+        data = mp.PreferenceData.from_frame(frame, label_map=label_map)
+    except mp.DataError as err:
+        assert unknown, str(err)
+        assert "label_map does not name" in str(err) and f"{cells[labels.index(unknown[0])]!r}" in str(err)
+        return
+    assert not unknown
+    assert data.comparisons["label"].tolist() == [meaning[codes[v]] for v in labels]
 
 
 @SETTINGS
