@@ -167,23 +167,23 @@ class LotteryPosterior:
         )
 
 
-def _needs_rewards(rule, options):
-    from .rules import rule_options
+def _stacked_profile(profile, draws_idx, rewards, pooled_only):
+    """Draws ``draws_idx`` of ``profile`` stacked as prompts: one profile of len(idx) * P prompts.
 
-    try:
-        defaults = rule_options(rule)
-    except KeyError:
-        return False
-    return options.get("utility", defaults.get("utility")) == "reward"
-
-
-def _stacked_profile(profile, draws_idx, rewards):
-    """Draws ``draws_idx`` of ``profile`` stacked as prompts: one profile of len(idx) * P prompts."""
+    For rules that read only the pooled matrix, each draw's pooled matrix is one type: the
+    same lottery (the registry's promise for ``reads="pooled"``) for 1/K of the memory.
+    """
     n = len(draws_idx)
     s = profile.samples[draws_idx]
+    if pooled_only:
+        mats = np.einsum("pk,spkij->spij", profile.weights, s).reshape(-1, 1, *s.shape[-2:])
+        weights = np.ones((mats.shape[0], 1))
+    else:
+        mats = s.reshape(-1, *s.shape[2:])
+        weights = np.tile(profile.weights, (n, 1))
     return Profile(
-        s.reshape(-1, *s.shape[2:]),
-        np.tile(profile.weights, (n, 1)),
+        mats,
+        weights,
         rewards=None if rewards is None else rewards[draws_idx].reshape(-1, *rewards.shape[2:]),
         mask=np.tile(profile.mask, (n, 1)),
         ties=profile.ties,
@@ -262,31 +262,39 @@ def aggregate_posterior(profile, rule, study=None, batch=True, draws_per_batch=N
         raise DataError(f"profile: expected a mixpref Profile, got {type(profile).__name__}")
     if profile.samples is None:
         raise DataError(f"posterior=True: {NO_DRAWS}")
-    if rule == "quantile":
-        raise DataError("rule 'quantile' already reads the posterior draws; use mp.aggregate(profile, 'quantile')")
-    from .rules import aggregate
+    from . import rules  # noqa: F401 - importing the rules registers them
+    from .registry import get_rule
     from .selfplay import exploitability
 
+    spec = get_rule(rule)
+    if spec.needs_samples:
+        raise DataError(f"rule {rule!r} already reads the posterior draws; use mp.aggregate(profile, {rule!r})")
     if rule == "maximal_lottery":
         options.setdefault("method", "selfplay")
+    spec.check_options(options)
+    reason = spec.unmet(profile, options)
+    if reason is not None:
+        raise DataError(f"rule {rule!r}: {reason}")
     n_draws = profile.samples.shape[0]
     if draws_per_batch is None:
         draws_per_batch = n_draws
     if not (isinstance(draws_per_batch, (int, np.integer)) and draws_per_batch >= 1):
         raise DataError(f"draws_per_batch: got {draws_per_batch!r}; expected a positive integer")
-    rewards = reward_draws(profile) if profile.rewards is not None and _needs_rewards(rule, options) else None
+    rewards = reward_draws(profile) if spec.needs_rewards(options) else None
     n_prompts, _, n_cands = profile.shape
     probs = np.empty((n_draws, n_prompts, n_cands))
     scores = np.empty((n_draws, n_prompts, n_cands))
     if batch:
         for start in range(0, n_draws, draws_per_batch):
             idx = np.arange(start, min(start + draws_per_batch, n_draws))
-            lot = aggregate(_stacked_profile(profile, idx, rewards), rule, study=False, **options)
-            probs[idx] = lot.probs.reshape(len(idx), n_prompts, n_cands)
-            scores[idx] = lot.scores.reshape(len(idx), n_prompts, n_cands)
+            # the raw rule: no Lottery (nor its pooled matrix) for a million stacked prompts
+            stacked = _stacked_profile(profile, idx, rewards, pooled_only=spec.reads == "pooled")
+            p_s, sc_s, _ = spec.compute(stacked, **options)
+            probs[idx] = p_s.reshape(len(idx), n_prompts, n_cands)
+            scores[idx] = sc_s.reshape(len(idx), n_prompts, n_cands)
     else:
         for s in range(n_draws):
-            lot = aggregate(_draw_profile(profile, s, rewards), rule, study=False, **options)
+            lot = spec.func(_draw_profile(profile, s, rewards), **options)
             probs[s], scores[s] = lot.probs, lot.scores
     mean = probs.mean(axis=0)
     expl = np.empty((n_draws, n_prompts))

@@ -133,7 +133,7 @@ def test_profile_without_draws_names_the_inference_that_gives_them():
 def test_posterior_emits_one_loggable_aggregate_event():
     from mixpref import events
 
-    # the per-draw runs emit with study=False (log nowhere); only the mean lottery is loggable
+    # the per-draw runs call the raw rule (no event); only the mean lottery is loggable
     seen = []
 
     def record(name, payload):
