@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..errors import DataError
 from .._io import atomic_path, json_safe
+from .validation import rows_text
 
 
 class Features:
@@ -59,10 +60,10 @@ class Features:
             )
         bad = ~np.isfinite(emb).all(axis=1)
         if bad.any():
-            rows = np.flatnonzero(bad)[:5]
+            rows = np.flatnonzero(bad)
             raise DataError(
-                f"Features embeddings: non-finite values in rows {rows.tolist()} "
-                f"(response ids {index[rows].tolist()}); expected finite numbers"
+                f"Features embeddings: non-finite values in {rows_text(rows)} (0-based; response ids "
+                f"{index[rows[:5]].tolist()}); expected finite numbers"
             )
         if logp_ref is not None:
             try:
@@ -73,10 +74,10 @@ class Features:
                 raise DataError(f"Features logp_ref: {lp.shape[0]} values for {len(index)} ids")
             badlp = ~np.isfinite(lp)
             if badlp.any():
-                rows = np.flatnonzero(badlp)[:5]
+                rows = np.flatnonzero(badlp)
                 raise DataError(
-                    f"Features logp_ref: non-finite values in rows {rows.tolist()} "
-                    f"(response ids {index[rows].tolist()}); expected finite log-probabilities"
+                    f"Features logp_ref: non-finite values in {rows_text(rows)} (0-based; response ids "
+                    f"{index[rows[:5]].tolist()}); expected finite log-probabilities"
                 )
             logp_ref = lp
         if item_names is not None:

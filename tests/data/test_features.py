@@ -43,3 +43,10 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(g.embeddings, f.embeddings)
     np.testing.assert_array_equal(g.logp_ref, f.logp_ref)
     assert not [p for p in (tmp_path / "feat").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_non_finite_rows_are_counted():
+    emb = np.zeros((20, 2))
+    emb[[1, 2, 3, 5, 8, 13, 19], 0] = np.nan
+    with pytest.raises(mp.DataError, match=r"rows \[1, 2, 3, 5, 8\] and 2 more \(0-based"):
+        mp.Features([f"r{i}" for i in range(20)], emb)
