@@ -58,6 +58,8 @@ class Report:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.study = study
         self.parts = [f"# {title}\n"]
+        # the figures by name (closed, but still readable), so tests can check axes and legends
+        self.figures = {}
 
     def text(self, markdown: str) -> None:
         self.parts.append(markdown.strip() + "\n")
@@ -79,6 +81,7 @@ class Report:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
         plt.close(fig)
+        self.figures[name] = fig
         self.parts.append(f"![{caption or name}]({path.name})\n")
         if caption:
             self.parts.append(f"*{caption}*\n")
@@ -97,12 +100,18 @@ class Report:
             self.study.log_artifact(path)
 
 
-def grouped_bars(table: pd.DataFrame, columns, ylabel: str, labels=None, width=9.0, height=4.0, reference=0.5):
+def grouped_bars(table: pd.DataFrame, columns, ylabel: str, labels=None, width=9.0, height=4.0, reference=0.5,
+                 title=None, reference_label="uniformly random (0.5)"):
     """A figure of one group of bars per row of ``table`` (x labels from its index), one bar per column.
+
+    Bars start at zero; ``reference`` draws a labelled dashed line (None: none); the legend
+    names every series.
 
     Examples
     --------
     >>> fig = grouped_bars(pd.DataFrame({"type0": [0.7, 0.6]}, index=["borda", "maxmin"]), ["type0"], "win rate")
+    >>> fig.axes[0].get_ylim()[0]
+    0.0
     """
     fig, ax = new_figure(width, height)
     columns = list(columns)
@@ -111,9 +120,12 @@ def grouped_bars(table: pd.DataFrame, columns, ylabel: str, labels=None, width=9
     for i, col in enumerate(columns):
         ax.bar(x + i * bar, table[col], bar, label=(labels or columns)[i])
     if reference is not None:
-        ax.axhline(reference, color="grey", lw=0.8, ls="--")
+        ax.axhline(reference, color="grey", lw=0.8, ls="--", label=reference_label)
+    ax.set_ylim(bottom=0)
     ax.set_xticks(x + 0.4 - bar / 2, [str(v) for v in table.index], rotation=30, ha="right")
     ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return fig
 

@@ -1,7 +1,9 @@
 """The README's main job, on a small configuration: report, plots, targets and mlflow runs."""
 
 import json
+import re
 
+import pandas as pd
 import pytest
 
 from mixpref.demo import run_demo
@@ -30,6 +32,54 @@ def test_demo_writes_report_plots_targets(demo):
     assert (out / "model").is_dir()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["heldout_loglik_mixture"] < 0
+
+
+def test_demo_report_is_self_consistent_and_explains_itself(demo):
+    _, _, result = demo
+    out, report = result.out_dir, result.report.read_text()
+    sel = pd.read_csv(out / "selection.csv")
+    # the K-selection rule is stated, and the chosen K is the one the stated rule gives
+    n_se = float(re.search(r"within (\S+) standard errors of the best K", report).group(1))
+    gap = sel["heldout_ll"].max() - sel["heldout_ll"]
+    assert result.n_types == sel.loc[gap <= n_se * sel["se"] + 1e-12, "k"].min()
+    assert f"**Chosen: K = {result.n_types}.**" in report
+    # one single-BT number: the K = 1 row of the selection table, and the mixture's is its K's row
+    assert result.metrics["heldout_loglik_single"] == pytest.approx(sel.set_index("k").loc[1, "heldout_ll"])
+    assert result.metrics["heldout_loglik_mixture"] == pytest.approx(sel.set_index("k").loc[result.n_types, "heldout_ll"])
+    assert report.count("Single Bradley") + report.count("single Bradley") == 1
+    # cycles counted on named relations in one table; Condorcet's relation is named
+    relations = pd.read_csv(out / "relations.csv")
+    assert relations["relation"].str.startswith(("raw", "pooled", "type majority")).all() and len(relations) == 3
+    assert "`condorcet_chosen` refers to the type-majority relation" in report
+    assert "cycle in their raw majority graph" not in report  # the old, unqualified count
+    # every column of the rules table is defined, and every absent rule says why
+    rules = pd.read_csv(out / "rules.csv")
+    for col in rules.columns[1:]:
+        generic = re.sub(r"type\d+_", "typeK_", col)
+        assert f"`{generic}`:" in report, col
+    import mixpref as mp
+
+    for rule in set(mp.RULES) - set(rules["rule"]):
+        assert re.search(rf"- `{rule}`: \w+", report), rule
+    # names, not hashes: the lottery table shows the arguments' texts
+    first = pd.read_csv(out / "first_topic_lottery.csv")
+    assert first["text"].str.len().between(10, 80).all()
+
+
+def test_demo_plots_read_on_their_own(demo):
+    _, _, result = demo
+    figs = result.figures
+    ax = figs["heldout_by_k"].axes[0]
+    assert all(float(t).is_integer() for t in ax.get_xticks()) and ax.get_legend() is not None
+    assert ax.containers, "error bars"
+    ax1, ax2 = figs["type_weights"].axes[:2]
+    assert [t.get_text() for t in ax1.get_xticklabels()] == [f"type {i}" for i in range(result.n_types)]
+    for a in (ax1, ax2):
+        assert a.get_ylim()[0] == 0 and a.get_legend() is not None
+    bars = figs["winrate_by_rule"].axes[0]
+    assert bars.get_ylim()[0] == 0 and bars.get_legend() is not None and bars.get_title()
+    matrix = figs["preference_matrix"].axes[0]
+    assert "ban plastic water bottles: no bad for the economy" in matrix.get_title().replace("\n", " ")
 
 
 def test_demo_logs_parent_and_nested_runs(demo):

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 from .profile_io import load_profile, save_profile
-from .profile_checks import DEFAULT_ATOL, _as_float, _check_matrices, _is_ragged, _pad_ragged, build_candidates, build_texts
+from .profile_checks import (
+    DEFAULT_ATOL,
+    _as_float,
+    _check_matrices,
+    _is_ragged,
+    _pad_ragged,
+    bradley_terry_matrices,
+    build_candidates,
+    build_texts,
+)
 
 # a margin this small counts as a tie in the majority relation (float noise, not a preference)
 MARGIN_TOL = 1e-9
@@ -237,38 +248,23 @@ class Profile:
         >>> round(float(prof.matrices[0, 0, 1, 0]), 3)
         0.75
         """
-        from scipy.special import expit
-
-        def to_matrices(r):
-            return expit(r[..., :, None] - r[..., None, :])
-
-        if _is_ragged(rewards):
-            r_list = [_as_float(r, f"rewards[{p}]") for p, r in enumerate(rewards)]
-            for p, r in enumerate(r_list):
-                if r.ndim != 2:
-                    raise DataError(f"Profile.from_rewards rewards[{p}]: expected shape (types, candidates), got {r.shape}")
-            mats = [to_matrices(np.nan_to_num(r)) for r in r_list]
-            rewards_in = r_list
-        else:
-            r = _as_float(rewards, "rewards")
-            if r.ndim != 3:
-                raise DataError(f"Profile.from_rewards rewards: expected shape (prompts, types, candidates), got {r.shape}")
-            # padding may hold NaN; it is masked out after construction
-            mats = to_matrices(np.nan_to_num(r))
-            rewards_in = r
-        samples = None
-        if reward_samples is not None:
-            if _is_ragged(reward_samples):
-                samples = [to_matrices(np.nan_to_num(_as_float(s, f"reward_samples[{p}]"))) for p, s in enumerate(reward_samples)]
-            else:
-                s = _as_float(reward_samples, "reward_samples")
-                if s.ndim != 4:
-                    raise DataError(
-                        f"Profile.from_rewards reward_samples: expected shape (samples, prompts, types, candidates), got {s.shape}"
-                    )
-                samples = to_matrices(np.nan_to_num(s))
+        mats, rewards_in, samples = bradley_terry_matrices(rewards, reward_samples)
         return cls(mats, weights, candidates=candidates, prompts=prompts, rewards=rewards_in, samples=samples, mask=mask,
                    texts=texts)
+
+    def with_texts(self, texts):
+        """A copy of the profile (arrays shared) carrying ``texts`` (as the ``texts`` argument).
+
+        Examples
+        --------
+        >>> import numpy as np, mixpref as mp
+        >>> prof = mp.Profile(np.full((1, 1, 2, 2), 0.5), [1.0], candidates=[["a1", "b7"]])
+        >>> prof.with_texts({"a1": "Paris"}).texts.tolist()
+        [['Paris', None]]
+        """
+        out = copy.copy(self)
+        out.texts = build_texts(texts, self.candidates, self.mask)
+        return out
 
     # ------------------------------------------------------------------ shape
     @property

@@ -161,3 +161,42 @@ def _text(value):
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return str(value)
+
+
+def bradley_terry_matrices(rewards, reward_samples=None):
+    """``(matrices, rewards, samples)`` for :meth:`Profile.from_rewards`: ``sigmoid(r_i - r_j)`` per type.
+
+    Ragged inputs (lists of per-prompt arrays) stay lists; NaN padding becomes 0 before the
+    sigmoid (it is masked out by the profile).
+    """
+    from scipy.special import expit
+
+    def to_matrices(r):
+        return expit(r[..., :, None] - r[..., None, :])
+
+    if _is_ragged(rewards):
+        r_list = [_as_float(r, f"rewards[{p}]") for p, r in enumerate(rewards)]
+        for p, r in enumerate(r_list):
+            if r.ndim != 2:
+                raise DataError(f"Profile.from_rewards rewards[{p}]: expected shape (types, candidates), got {r.shape}")
+        mats = [to_matrices(np.nan_to_num(r)) for r in r_list]
+        rewards_in = r_list
+    else:
+        r = _as_float(rewards, "rewards")
+        if r.ndim != 3:
+            raise DataError(f"Profile.from_rewards rewards: expected shape (prompts, types, candidates), got {r.shape}")
+        # padding may hold NaN; it is masked out after construction
+        mats = to_matrices(np.nan_to_num(r))
+        rewards_in = r
+    samples = None
+    if reward_samples is not None:
+        if _is_ragged(reward_samples):
+            samples = [to_matrices(np.nan_to_num(_as_float(s, f"reward_samples[{p}]"))) for p, s in enumerate(reward_samples)]
+        else:
+            s = _as_float(reward_samples, "reward_samples")
+            if s.ndim != 4:
+                raise DataError(
+                    f"Profile.from_rewards reward_samples: expected shape (samples, prompts, types, candidates), got {s.shape}"
+                )
+            samples = to_matrices(np.nan_to_num(s))
+    return mats, rewards_in, samples

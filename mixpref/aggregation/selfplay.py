@@ -227,8 +227,6 @@ def maximal_lottery_selfplay(
     >>> np.round(probs, 3).tolist(), bool(expl[0] <= 1e-3)
     ([[0.333, 0.333, 0.333]], True)
     """
-    import torch
-
     dev = resolve_device(device)
     with thread_limit(num_threads if dev.type == "cpu" else None):
         return _selfplay(game, mask, tol, max_iter, step_size, check_every, polish, dev, dtype)
@@ -294,7 +292,8 @@ def _selfplay(game, mask, tol, max_iter, step_size, check_every, polish, dev, dt
             g64 = game64[active]
             state = [best[active], best_expl[active], from_polish[active]]
 
-            def consider(cand, sub=None, polished=False):
+            # defaults bind this iteration's arrays (the closure is only called within it)
+            def consider(cand, sub=None, polished=False, state=state, g64=g64, msk=msk):
                 # keep, per prompt, whichever lottery is least exploitable
                 cur, cur_expl, cur_pol = (t if sub is None else t[sub] for t in state)
                 gg, mm = (g64, msk) if sub is None else (g64[sub], msk[sub])
@@ -318,7 +317,7 @@ def _selfplay(game, mask, tol, max_iter, step_size, check_every, polish, dev, dt
             consider(x_avg)
             if polish:
                 # staged: later support guesses only for the prompts earlier ones left inexact
-                for key in (lambda: x_last, lambda: _bmv(g64, x_last), lambda: x_avg):
+                for key in (lambda x=x_last: x, lambda g=g64, x=x_last: _bmv(g, x), lambda x=x_avg: x):
                     sub = torch.nonzero(state[1] > exact_tol).squeeze(1)
                     if not sub.numel():
                         break
