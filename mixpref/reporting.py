@@ -110,7 +110,7 @@ def grouped_bars(table: pd.DataFrame, columns, ylabel: str, labels=None, width=9
     Examples
     --------
     >>> fig = grouped_bars(pd.DataFrame({"type0": [0.7, 0.6]}, index=["borda", "maxmin"]), ["type0"], "win rate")
-    >>> fig.axes[0].get_ylim()[0]
+    >>> float(fig.axes[0].get_ylim()[0])
     0.0
     """
     fig, ax = new_figure(width, height)
