@@ -4,9 +4,15 @@
 - ``policy_likelihood``: :class:`PolicyLikelihood` (r = log pi_theta(y|x), normaliser, policy)
 - ``mixture``: :class:`Mixture`, :class:`MixtureBT`, :class:`MixturePL` (annotator types,
   the type enumerated exactly)
-- ``inference``: MAP (LBFGS on the exact marginal; Adam; minibatches), SVI, ensembles
+- ``inference``: MAP (LBFGS on the exact marginal; Adam; minibatches), SVI, ensembles,
+  type alignment; ``inference.run`` is what ``fit`` calls
+- ``options``: :func:`inference_options` (the inference options, from ``BradleyTerry``'s
+  signature and docstring), ``INFERENCE_DEFAULTS``
 - ``selection``: :func:`select_n_types`
 - ``persistence``: :func:`load_model` (``model.save`` writes safetensors + JSON)
+- private: ``_base`` (:class:`PreferenceModel`), ``_predict`` (log-likelihoods, type
+  posteriors), ``_engine`` (the likelihood), ``_problem`` (data as tensors), ``_options``
+  (resolving options), ``_registry`` (model classes by name, for loading)
 
 Nothing heavy is imported here; ``import mixpref as mp; mp.MixtureBT`` loads what it needs.
 """

@@ -11,8 +11,8 @@ Examples
 >>> INFERENCE_DEFAULTS["optimizer"]
 'lbfgs'
 >>> opt = next(o for o in inference_options() if o.name == "n_restarts")
->>> opt.default, opt.help.split(".")[0]
-(1, 'Number of starts of a mixture fit')
+>>> print(opt.default, opt.help)
+1 Number of starts of a mixture fit (the best training objective is kept).
 """
 
 from __future__ import annotations
