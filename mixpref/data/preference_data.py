@@ -50,6 +50,14 @@ class PreferenceData:
         self._response_key = response_key
         if len(self) == 0:
             raise DataError("PreferenceData: no comparisons and no rankings; expected at least one observation")
+        y = np.asarray(self.arrays.y)
+        odd = ~np.isin(y, (0.0, 0.5, 1.0))
+        if odd.any():
+            raise DataError(
+                f"PreferenceData: comparison codes y hold {np.unique(y[odd])[:5].tolist()} at positions "
+                f"{np.flatnonzero(odd)[:5].tolist()} ({int(odd.sum()):,} in all); expected 1.0 (a won), 0.0 (b won) "
+                "or 0.5 (tie)"
+            )
 
     # -- constructors ------------------------------------------------------------------
     @classmethod

@@ -110,3 +110,15 @@ def test_label_map_none_is_ignored_and_a_map_for_labelless_formats_is_refused(tm
     assert len(mp.read(pairs, label_map=None)) == 1
     with pytest.raises(mp.DataError, match="pairs.jsonl: label_map was given but the file holds pairs"):
         mp.read(pairs, label_map={"x": "a"})
+
+
+@pytest.mark.parametrize("bad", [0.7, 2.0, -1.0, np.nan])
+def test_coded_arrays_outside_the_three_codes_are_refused(bad):
+    from mixpref.data.arrays import ComparisonArrays
+
+    data = mp.PreferenceData.from_frame(BASE.assign(label=["a", "b", "tie"]))
+    arr = data.arrays
+    y = arr.y.copy()
+    y[1] = bad
+    with pytest.raises(mp.DataError, match=r"codes y hold .* at positions \[1\] \(1 in all\)"):
+        mp.PreferenceData(data.prompts, data.responses, data.annotators, ComparisonArrays(arr.prompt, arr.a, arr.b, y, arr.annotator))
