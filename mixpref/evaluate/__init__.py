@@ -1,0 +1,1 @@
+"""Evaluation of fitted preference models on held-out data: calibration (``calibration``)."""
