@@ -53,8 +53,13 @@ def test_train_with_trl_soft_labels_and_precomputed_reference(tiny_lm, text_pair
                                     precompute_ref_log_probs=True, max_length=64)
     assert trainer.state.global_step == 2
     assert trainer.args.loss_type == ["sigmoid"] and trainer.args.precompute_ref_log_probs
+    # soft targets train exactly (SoftDPOTrainer), not by resampling
+    from mixpref.dpo.soft_trainer import SoftDPOTrainer
+
+    assert isinstance(trainer, SoftDPOTrainer) and trainer.mixpref_info["path"] == "exact"
+    assert trainer.mixpref_loss == "soft"
     with pytest.raises(mp.DataError, match="train_lm"):
-        mp.dpo.train_with_trl(tiny_lm, text_pairs, loss="unlikelihood", train=False)
+        mp.dpo.train_with_trl(tiny_lm, text_pairs, loss="unlikelihood", train=False, exact=False)
 
 
 def test_prepare_trl_pairs_carries_soft_labels_and_weights_in_expectation():
@@ -92,8 +97,51 @@ def test_train_with_trl_robust_uses_label_smoothing_not_flips(tiny_lm, text_pair
     _trl_or_skip()
     pairs = text_pairs.assign(p_chosen=0.8)
     trainer = mp.dpo.train_with_trl(tiny_lm, pairs, output_dir=tmp_path / "r", loss="robust", train=False,
-                                    save_strategy="no", max_length=64)
+                                    save_strategy="no", max_length=64, exact=False)
     assert trainer.args.loss_type == ["robust"]
     assert trainer.args.label_smoothing == pytest.approx(0.2)
     # labels are kept as given (flipping them too would count the noise twice); TRL appends EOS
     assert all(c.startswith(o) for c, o in zip(trainer.train_dataset["chosen"], pairs["chosen"]))
+
+
+def test_prepare_trl_pairs_keeps_distinct_pairs_and_redraws_flips_per_epoch():
+    from mixpref.dpo.trl_adapter import prepare_trl_pairs
+
+    n = 1020
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"prompt": [f"q{i}" for i in range(n)], "chosen": ["a"] * n, "rejected": ["b"] * n,
+                       "p_chosen": 0.5, "weight": rng.uniform(0.5, 1.5, n)})
+    out = prepare_trl_pairs(df, random_state=0, epochs=2)
+    # weights within a factor 3 of each other: residual resampling keeps every pair with weight >= mean,
+    # i.e. far more than the ~642 of 1,020 that drawing with replacement kept
+    assert out.attrs["distinct_pairs"] >= 0.75 * n
+    first, second = out.iloc[:n], out.iloc[n:]
+    assert len(out) == 2 * n and (first["flipped"].to_numpy() != second["flipped"].to_numpy()).any()
+    equal = prepare_trl_pairs(df.assign(weight=1.0))
+    assert equal.attrs["distinct_pairs"] == n
+
+
+def test_non_causal_or_empty_folders_are_refused(tmp_path, text_pairs):
+    _trl_or_skip()
+    from transformers import BertConfig, BertLMHeadModel
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(mp.DataError, match="no model"):
+        mp.dpo.train_with_trl(empty, text_pairs, train=False)
+    bert = tmp_path / "bert"
+    BertLMHeadModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=16)).save_pretrained(bert)
+    with pytest.raises(mp.DataError, match="not a causal LM"):
+        mp.dpo.train_with_trl(bert, text_pairs, train=False)
+
+
+def test_max_length_defaults_to_the_model_and_long_pairs_are_counted(tiny_lm, text_pairs, tmp_path):
+    _trl_or_skip()
+    trainer = mp.dpo.train_with_trl(tiny_lm, text_pairs, output_dir=tmp_path / "m", train=False, save_strategy="no")
+    assert trainer.args.max_length == 64  # the fixture's n_positions
+    long = text_pairs.assign(chosen=text_pairs.chosen + " good" * 80)
+    with pytest.warns(UserWarning, match="16 of 16 pairs are longer than max_length=64"):
+        mp.dpo.train_with_trl(tiny_lm, long, output_dir=tmp_path / "l", train=False, save_strategy="no")
+    with pytest.raises(mp.DataError, match="at most 64"):
+        mp.dpo.train_with_trl(tiny_lm, text_pairs, train=False, max_length=500)
