@@ -175,12 +175,14 @@ def _unknown_message(df, column, what, bad, values, label_map) -> str:
             f"{what}: column {column!r} has label{'s' if len(counts) > 1 else ''} that label_map does not name: "
             f"{listed} in {where}; expected one of its keys [{keys}] (add the missing labels to label_map)"
         )
-    example = ", ".join(f"{v}: {w!r}" for v, w in zip(list(counts)[:3], ("a", "b", "tie")))
-    cli = ",".join(f"{str(values[i]).strip()}={w}" for i, w in zip(_first_of_each(bad, values, 3), ("a", "b", "tie")))
+    hint = "or pass label_map to say what your labels mean"
+    if len(counts) > 1:  # a vocabulary of its own rather than a typo: show the map that would read it
+        example = ", ".join(f"{v}: {w!r}" for v, w in zip(list(counts)[:3], ("a", "b", "tie")))
+        cli = ",".join(f"{str(values[i]).strip()}={w}" for i, w in zip(_first_of_each(bad, values, 3), ("a", "b", "tie")))
+        hint += f", e.g. label_map={{{example}}} (command line: --label-map {cli})"
     return (
         f"{what}: column {column!r} has unknown label{'s' if len(counts) > 1 else ''} {listed} in {where}; "
-        f"expected {EXPECTED}, or pass label_map to say what your labels mean, e.g. label_map={{{example}}} "
-        f"(command line: --label-map {cli})"
+        f"expected {EXPECTED}, {hint}"
     )
 
 
