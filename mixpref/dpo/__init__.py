@@ -1,9 +1,11 @@
 """mixpref.dpo: the DPO backend.
 
 Per-example losses of the likelihood/unlikelihood family (``loss``, ``LOSSES``), an exact
-tabular-policy trainer for studies (``train_tabular``), a trainer for small local causal
-LMs (``train_lm``) and an adapter to TRL's DPOTrainer (``train_with_trl``), the path to
-many GPUs with accelerate. Names load lazily, so ``import mixpref.dpo`` imports neither
+tabular-policy trainer for studies (``train_tabular``, also group-robust), a trainer for
+small local causal LMs (``train_lm``), TRL's DPOTrainer with exact soft labels
+(``SoftDPOTrainer``, ``train_with_trl``: the path to many GPUs with accelerate), a
+population-and-rule reward for TRL's on-policy trainers (``PopulationReward``) and the
+closed loop (``iterate``). Names load lazily, so ``import mixpref.dpo`` imports neither
 transformers nor trl.
 
 Examples
@@ -25,9 +27,17 @@ _EXPORTS = {
     "sequence_logprobs": "mixpref.dpo.lm_trainer",
     "train_with_trl": "mixpref.dpo.trl_adapter",
     "tiny_causal_lm": "mixpref.dpo.tiny",
+    "SoftDPOTrainer": "mixpref.dpo.soft_trainer",
+    "check_trl_version": "mixpref.dpo.soft_trainer",
+    "type_pairs": "mixpref.dpo.group_robust",
+    "type_win_rates": "mixpref.dpo.group_robust",
+    "GroupWeights": "mixpref.dpo.group_robust",
+    "PopulationReward": "mixpref.dpo.population_reward",
+    "iterate": "mixpref.dpo.iterate",
+    "IterationResult": "mixpref.dpo.iterate",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(sorted(_EXPORTS))
 
 
 def __getattr__(name):

@@ -8,7 +8,6 @@ path to many GPUs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -23,6 +22,8 @@ from ..errors import DataError
 from .._device import resolve_device
 from ._pairs import check_loss, require_columns, single_thread_if_small, soft_labels_and_weights
 from .losses import REFERENCE_FREE
+from ._lm_utils import (_checkpoints, _disable_dropout, _fingerprint, _max_length, _save_checkpoint,
+                        _warn_truncated)
 
 _DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
            "float16": "float16", "fp16": "float16"}
@@ -144,48 +145,6 @@ def sequence_logprobs(model, tokenizer, prompts, responses, batch_size=8, max_le
     return _logprobs_all(model, encoded, pad_id, device, batch_size)
 
 
-def _fingerprint(pairs_text, max_length, reference):
-    h = hashlib.sha256(json.dumps([pairs_text, max_length, str(reference)]).encode())
-    return h.hexdigest()[:16]
-
-
-def _disable_dropout(model):
-    import torch
-
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
-
-
-def _checkpoints(output_dir):
-    if output_dir is None or not output_dir.exists():
-        return []
-    found = []
-    for d in output_dir.glob("checkpoint-*"):
-        if (d / "trainer_state.json").exists() and d.name.split("-")[-1].isdigit():
-            found.append((int(d.name.split("-")[-1]), d))
-    return [d for _, d in sorted(found)]
-
-
-def _save_checkpoint(output_dir, step, model, tokenizer, optimizer, state, keep):
-    import torch
-
-    final = output_dir / f"checkpoint-{step:07d}"
-    tmp = output_dir / f".tmp-checkpoint-{step:07d}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp)  # safetensors
-    tokenizer.save_pretrained(tmp)
-    # plain tensors and numbers only, so that loading works with weights_only=True
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    (tmp / "trainer_state.json").write_text(json.dumps(state))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)  # a checkpoint is either complete or absent
-    for old in _checkpoints(output_dir)[:-keep] if keep else []:
-        shutil.rmtree(old)
-
-
 def train_lm(
     model_dir,
     pairs,
@@ -202,7 +161,7 @@ def train_lm(
     soft_labels=None,
     unlikelihood="sequence",
     reference_dir=None,
-    max_length=512,
+    max_length=None,
     save_every=None,
     keep_checkpoints=2,
     resume=True,
@@ -251,8 +210,10 @@ def train_lm(
         ``−Σ_t log(1 − π(y_l,t | ...))`` on each rejected token (Welleck et al.).
     reference_dir : str or path, optional
         A different reference model.
-    max_length : int
-        Prompt + response tokens; longer pairs keep the prompt's end and the response's start.
+    max_length : int, optional
+        Prompt + response tokens (default: the model's positions, at most 4096); longer pairs
+        keep the prompt's end and the response's start, and a warning counts them. More than
+        the model supports is a DataError.
     save_every : int, optional
         Checkpoint every this many steps (default: at the end of each epoch and of training).
     keep_checkpoints : int
@@ -288,7 +249,7 @@ def train_lm(
         beta = float(beta)
     except (TypeError, ValueError):
         raise DataError(f"beta: got {beta!r}, expected a positive number") from None
-    if int(max_length) < 2:
+    if max_length is not None and int(max_length) < 2:
         # one prompt token is needed to predict the first response token from
         raise DataError(f"max_length: got {max_length}, expected an integer >= 2")
     require_columns(pairs, ["prompt", "chosen", "rejected"])
@@ -297,6 +258,9 @@ def train_lm(
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise FileNotFoundError(f"model_dir: {str(model_dir)!r} is not a folder holding a Hugging Face causal LM")
+    if not (model_dir / "config.json").exists():
+        raise DataError(f"model_dir: {str(model_dir)!r} holds no model (no config.json); expected a Hugging Face causal-LM folder")
+    max_length = _max_length(model_dir, max_length)
     if reference_dir is not None:
         # checked here: from_pretrained would read a non-folder as a Hub repo id and download it
         reference_dir = Path(reference_dir)
@@ -322,6 +286,7 @@ def train_lm(
     pad_id = tokenizer.pad_token_id
     enc_c = [encode(tokenizer, p, r, max_length) for p, r in zip(prompts, chosen)]
     enc_r = [encode(tokenizer, p, r, max_length) for p, r in zip(prompts, rejected)]
+    _warn_truncated(tokenizer, prompts, chosen, rejected, max_length)
 
     # reference log-probs depend on the texts, max_length and the reference model only
     fingerprint = _fingerprint([prompts, chosen, rejected], max_length, (reference_dir or model_dir).resolve())
@@ -343,7 +308,17 @@ def train_lm(
                 "beta, soft labels, weights, pairs per step or random_state); use another output_dir or resume=False"
             )
         state, load_from = saved, ckpts[-1]
-    model = AutoModelForCausalLM.from_pretrained(load_from, dtype=tdtype, local_files_only=True).to(dev)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(load_from, dtype=tdtype, local_files_only=True).to(dev)
+    except ValueError as err:
+        raise DataError(f"model_dir: {str(model_dir)!r} holds a model that is not a causal LM ({err})") from err
+    from .trl_adapter import is_causal
+
+    if not is_causal(model):
+        raise DataError(
+            f"model_dir: {str(model_dir)!r} holds a {type(model).__name__}, which is not a causal LM (the prediction at "
+            "a position changes with later tokens); DPO needs a decoder such as GPT-2, Llama or Qwen"
+        )
     # tiny models train faster on one thread; real ones keep them all
     n_params = sum(q.numel() for q in model.parameters())
     with single_thread_if_small(dev, n_params, limit=5_000_000):

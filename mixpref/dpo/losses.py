@@ -136,7 +136,26 @@ def loss(name, policy_chosen, policy_rejected, ref_chosen=None, ref_rejected=Non
                 f"p, row {row}: got {float(p.reshape(-1)[row])}, expected p > 0.5 for loss 'robust' "
                 "(it reads 1 - p as the label flip rate, which must be below 0.5)"
             )
+    if name == "unlikelihood":
+        _warn_vanishing_unlikelihood(pr if p is None else torch.minimum(pc, pr))
     return compute(name, pc, pr, rc, rr, beta, p)
+
+
+# below this log-probability, d/d log π of −log(1 − π) = π / (1 − π) < 2e-9: no push on the rejected side
+_VANISHING_LOGP = -20.0
+
+
+def _warn_vanishing_unlikelihood(logp):
+    import warnings
+
+    low = int((logp.detach() < _VANISHING_LOGP).sum())
+    if low:
+        warnings.warn(
+            f"loss 'unlikelihood': {low} of {logp.numel()} rejected responses have log π below {_VANISHING_LOGP:g}, "
+            "where the sequence-level term −log(1 − π) has a vanishing gradient (as for any real-length response); "
+            "use the token-level variant (train_lm(..., unlikelihood='token'))",
+            UserWarning, stacklevel=3,
+        )
 
 
 def compute(name, pc, pr, rc, rr, beta, p):

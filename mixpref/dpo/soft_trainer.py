@@ -206,7 +206,10 @@ def _build_class():
             p = inputs["p_chosen"].to(pc.dtype) if self._soft else None
             w = inputs.get("weight", ones).to(pc.dtype)
             if self.mixpref_loss == "unlikelihood":
+                from .losses import _warn_vanishing_unlikelihood
+
                 pc, pr = pc.clamp(max=-1e-6), pr.clamp(max=-1e-6)
+                _warn_vanishing_unlikelihood(pr if p is None else torch.minimum(pc, pr))
             per_example = compute(self.mixpref_loss, pc, pr, rc, rr, self.beta, p)
             if self.group is None:
                 loss = (w * per_example).sum() / w.sum().clamp_min(1e-12)

@@ -129,3 +129,27 @@ def test_resume_refuses_checkpoints_of_another_loss_or_labels(tiny_lm, text_pair
     mp.dpo.train_lm(tiny_lm, text_pairs, loss="soft", max_steps=1, **kw)
     with pytest.raises(mp.DataError, match="different run"):
         mp.dpo.train_lm(tiny_lm, text_pairs.assign(p_chosen=0.9), loss="soft", max_steps=2, **kw)
+
+
+def test_train_lm_refuses_non_causal_and_empty_folders_and_counts_truncation(tiny_lm, text_pairs, tmp_path):
+    from transformers import BertConfig, BertLMHeadModel
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(mp.DataError, match="no model"):
+        mp.dpo.train_lm(empty, text_pairs)
+    bert = tmp_path / "bert"
+    BertLMHeadModel(BertConfig(vocab_size=400, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=16)).save_pretrained(bert)
+    import shutil
+
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (tiny_lm / f).exists():
+            shutil.copy(tiny_lm / f, bert / f)
+    with pytest.raises(mp.DataError, match="not a causal LM"):
+        mp.dpo.train_lm(bert, text_pairs, max_steps=1)
+    with pytest.raises(mp.DataError, match="at most 64"):
+        mp.dpo.train_lm(tiny_lm, text_pairs, max_length=1000)
+    long = text_pairs.assign(chosen=text_pairs.chosen + " good" * 80)
+    with pytest.warns(UserWarning, match="16 of 16 pairs are longer than max_length=64"):
+        mp.dpo.train_lm(tiny_lm, long, max_steps=1, batch_size=16)

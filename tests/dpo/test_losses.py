@@ -97,7 +97,7 @@ def test_unlikelihood_gradient_matches_closed_form(soft):
     p = _soft_p() if soft else None
     (pc, pr, _, _), (gc, gr, grc, grr) = _autograd("unlikelihood", p)
     # d/dx [-log(1 - e^x)] = e^x / (1 - e^x)
-    ul = lambda x: torch.exp(x) / (1 - torch.exp(x))  # noqa: E731
+    ul = lambda x: torch.exp(x) / (1 - torch.exp(x))
     if p is None:
         want_c, want_r = -torch.ones_like(pc), ul(pr)
     else:
@@ -192,3 +192,15 @@ def test_bad_inputs_raise_data_error():
         mp.dpo.loss("soft", x, x, x, x, p="high")
     # scalars broadcast harmlessly
     assert mp.dpo.loss("sigmoid", x, x, 0.0, 0.0, p=0.8).shape == (2,)
+
+
+def test_sequence_unlikelihood_warns_when_its_gradient_vanishes():
+    import warnings
+
+    import torch
+
+    with pytest.warns(UserWarning, match="vanishing gradient"):
+        mp.dpo.loss("unlikelihood", torch.tensor([-3.0, -2.0]), torch.tensor([-45.0, -60.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mp.dpo.loss("unlikelihood", torch.tensor([-3.0]), torch.tensor([-2.0]))
