@@ -56,6 +56,15 @@ class LotteryPosterior:
         As in the profile.
     metadata : dict
         ``n_draws``, ``batched`` (True: draws stacked as prompts), ``options``.
+
+    Examples
+    --------
+    >>> import numpy as np, mixpref as mp
+    >>> draws = np.array([[[[1.0, 0.0]]], [[[1.0, 0.0]]], [[[0.0, 1.0]]]])   # 3 draws, 2 candidates
+    >>> prof = mp.Profile.from_rewards(draws.mean(0), [1.0], reward_samples=draws)
+    >>> post = aggregate_posterior(prof, "borda")
+    >>> post.winner_probability.round(3).tolist(), post.mean.probs.round(3).tolist()
+    ([[0.667, 0.333]], [[0.667, 0.333]])
     """
 
     def __init__(self, rule, draws, scores, profile, metadata, exploitability, win_mean, win_draw):
@@ -86,6 +95,7 @@ class LotteryPosterior:
         self.exploitability = exploitability
         self.type_win_rates = win_mean
         self.type_win_rates_draw = win_draw
+        self._profile = profile  # kept (not copied) for the pairwise posteriors below
 
     @property
     def n_draws(self):
@@ -150,6 +160,25 @@ class LotteryPosterior:
                 "level": level,
             }
         )
+
+    def preference_probability(self):
+        """Posterior probability that the population prefers i to j, (P, M, M).
+
+        The fraction of draws whose pooled matrix has ``P̄_s(i beats j) > P̄_s(j beats i)``
+        (0 on the diagonal and at padding): how sure the data make us of each pairwise
+        preference the targets would teach.
+        """
+        pooled = self._profile.pooled_samples()
+        pair = self._profile._pair_mask()
+        return np.where(pair, (pooled > np.swapaxes(pooled, -1, -2)).mean(axis=0), 0.0)
+
+    def pairwise_quantile(self, q):
+        """The ``q``-quantile over draws of ``P̄_s(i beats j)``, (P, M, M); e.g. ``q=0.05`` is a
+        lower credible bound of each soft label. NaN on the diagonal and at padding."""
+        if not (isinstance(q, (int, float)) and 0 <= q <= 1):
+            raise DataError(f"q: got {q!r}; expected a quantile level in [0, 1]")
+        out = np.quantile(self._profile.pooled_samples(), q, axis=0)
+        return np.where(self._profile._pair_mask(), out, np.nan)
 
     def to_frame(self):
         """One row per real candidate: ``prompt_id, response_id, prob`` (posterior mean),

@@ -93,6 +93,21 @@ def test_two_candidate_summaries_by_hand():
     assert frame["winner_probability"].tolist() == [0.75, 0.25]
 
 
+def test_pairwise_posteriors_by_hand():
+    gaps = np.array([1.0, 1.0, 1.0, -2.0])
+    draws = np.zeros((4, 1, 1, 2))
+    draws[:, 0, 0, 0] = gaps
+    prof = mp.Profile.from_rewards(np.array([[[0.5, 0.0]]]), [1.0], reward_samples=draws)
+    post = aggregate_posterior(prof, "borda")
+    np.testing.assert_allclose(post.preference_probability()[0], [[0.0, 0.75], [0.25, 0.0]])
+    low = post.pairwise_quantile(0.0)[0]
+    np.testing.assert_allclose(low[0, 1], expit(-2.0))
+    np.testing.assert_allclose(low[1, 0], expit(-1.0))
+    assert np.isnan(low[0, 0])
+    with pytest.raises(mp.DataError, match="q"):
+        post.pairwise_quantile(2)
+
+
 def test_win_rate_intervals_shrink_with_less_posterior_spread():
     widths = []
     for noise in (1.0, 0.1):
