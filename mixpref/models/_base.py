@@ -48,6 +48,10 @@ class PreferenceModel(PredictionMixin):
         # only reached when normal lookup fails: a fitted attribute (``weights_``) before fit
         if name.endswith("_") and not name.startswith("__") and "params_" not in self.__dict__:
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(data, features) first")
+        prop = inspect.getattr_static(type(self), name, None)
+        if isinstance(prop, property):
+            # a property that raised AttributeError lands here: raise its own message again
+            return prop.fget(self)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ------------------------------------------------------------------ sklearn-style params

@@ -60,3 +60,9 @@ def test_not_fitted_is_a_data_error_and_an_attribute_error(pop):
     with pytest.raises(AttributeError) as err:
         getattr(mp.BradleyTerry(), "no_such_thing")  # noqa: B009
     assert not isinstance(err.value, NotFittedError)
+
+
+def test_a_fitted_property_keeps_its_own_message(pop):
+    model = mp.BradleyTerry(reward="mlp", hidden=4, max_steps=5).fit(pop.data, pop.features)
+    with pytest.raises(AttributeError, match="coef_ exists only for reward='linear'"):
+        getattr(model, "coef_")  # noqa: B009
