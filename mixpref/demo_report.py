@@ -13,6 +13,7 @@ import pandas as pd
 
 from .aggregation.lottery import truncate_text
 from .aggregation.profile import MARGIN_TOL
+from .aggregation.registry import get_rule
 from .aggregation.relations import condorcet_winner, has_cycle
 from .reporting import grouped_bars, new_figure
 
@@ -23,7 +24,8 @@ RULE_COLUMNS = {
     "worst_vs_uniform": "that worst type's win rate against a random argument",
     "condorcet_chosen": "fraction of the topics with a type-majority Condorcet winner where the lottery puts all "
     "its mass on it (empty when no topic has one)",
-    "pareto_violations": "topics where the lottery puts mass on an argument that another argument beats for every type",
+    "pareto_violations": "topics where the lottery puts mass on a Pareto-dominated argument: another argument that "
+    "no type likes less and at least one type likes more",
     "dominated_mass": "mean probability the lottery puts on such Pareto-dominated arguments",
     "exploitability": "mean, over topics, of the largest expected margin any argument has against a draw from the "
     "lottery under the pooled matrix (0 for the maximal lottery)",
@@ -110,7 +112,7 @@ def _types(report, mixture, k, single_ll, mixture_ll):
         )
     fig, (ax1, ax2) = new_figure(8, 3.2, ncols=2)
     names = [f"type {i}" for i in range(k)]
-    ax1.bar(names, mixture.weights_, color="tab:blue", label="weight (share of annotators' probability)")
+    ax1.bar(names, mixture.weights_, color="tab:blue", label="mixing proportion of the type")
     ax1.set_ylim(0, 1)
     ax1.set_ylabel("type weight")
     ax1.set_title("Type weights")
@@ -118,9 +120,11 @@ def _types(report, mixture, k, single_ll, mixture_ll):
     ax2.bar(names, sizes.to_numpy(), color="tab:red", label="annotators whose most probable type it is")
     ax2.set_ylim(bottom=0)
     ax2.set_ylabel("annotators")
-    ax2.set_title("Annotators assigned")
+    ax2.set_title(f"Annotators assigned (of {int(sizes.sum()):,} with training comparisons)", fontsize=10)
     ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False, fontsize=8)
-    report.figure(fig, "type_weights", "Type weights and the number of annotators assigned to each type")
+    fig.tight_layout()
+    report.figure(fig, "type_weights", "Type weights, and the number of annotators whose most probable type each "
+                  "is (annotators with no comparison in the training 80% are not assigned)")
 
 
 def _relations(report, summary, profile, k):
@@ -198,3 +202,7 @@ def _first_topic(report, data, profile, lottery, rule):
         frame.insert(2, "text", [truncate_text(t) for t in frame["response_id"]])
     report.table(frame[["response_id", "text", "prob", "score"]], "first_topic_lottery",
                  f"The `{rule}` lottery's five most probable arguments on this topic", floatfmt=".3f")
+    report.text(
+        "Columns: `response_id` the dataset's id of the argument; `text` its first 80 characters; `prob` its "
+        f"probability under the lottery; `score` the rule's own score of it: {get_rule(rule).score}"
+    )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -68,7 +69,10 @@ class RuleSpec:
     options : dict
         Option names and defaults, from the function's signature.
     summary : str
-        The first line of the rule's docstring.
+        The first paragraph of the rule's docstring.
+    score : str
+        What the lottery's ``scores`` mean for this rule (the docstring's "Score:" sentence,
+        else the summary).
     """
 
     name: str
@@ -80,6 +84,7 @@ class RuleSpec:
     accepts_utility: bool = False
     options: dict = field(default_factory=dict)
     summary: str = ""
+    score: str = ""
 
     @property
     def needs_types(self):
@@ -142,11 +147,23 @@ def register(reads, *, name=None, needs_samples=False, max_candidates=None):
             max_candidates=max_candidates,
             accepts_utility="utility" in options,
             options=options,
-            summary=doc.split("\n\n")[0].replace("\n", " "),
+            summary=_one_line(doc.split("\n\n")[0]),
+            score=_score_sentence(doc),
         )
         return public
 
     return decorate
+
+
+def _one_line(text):
+    return " ".join(text.split())
+
+
+def _score_sentence(doc):
+    """The docstring's sentence that defines the rule's score ("Score: ..." or "score = ...")."""
+    flat = _one_line(doc)
+    match = re.search(r"\b[Ss]core[:=]\s*(.+?\.)(\s|$)", flat)
+    return match.group(1) if match else _one_line(doc.split("\n\n")[0])
 
 
 def _apply(spec, profile, options):
@@ -203,6 +220,7 @@ def rule_table():
             "accepts_utility": s.accepts_utility,
             "options": s.options,
             "summary": s.summary,
+            "score": s.score,
         }
         for s in _REGISTRY.values()
     ]

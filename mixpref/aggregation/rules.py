@@ -86,8 +86,8 @@ def pooled(profile, temperature=None, ridge=1e-2, max_iter=100):
 
     Fits strengths ``theta`` with ``P̄(i beats j) ~ sigmoid(theta_i - theta_j)`` to the
     pooled matrix by penalised maximum likelihood (every pair weighted by its non-tie mass
-    ``P̄_ij + P̄_ji``; ridge ``ridge * |theta|^2 / 2``; Newton steps). Score: ``theta``
-    (centred). The lottery is the argmax (which, on a complete pooled matrix, is also the
+    ``P̄_ij + P̄_ji``; ridge ``ridge * |theta|^2 / 2``; Newton steps). Score: the fitted
+    strength ``theta`` (centred). The lottery is the argmax (which, on a complete pooled matrix, is also the
     Borda winner: a single BT model aggregates like Borda), or ``softmax(theta / temperature)``
     when ``temperature`` is given (the KL-regularised policy DPO on pooled data targets,
     uniform reference).
@@ -218,7 +218,7 @@ def _active_types(profile):
 def utilitarian(profile, utility="reward"):
     """Utilitarian: the candidate maximising the type-weighted utility ``sum_k w_k u_k(i)``.
 
-    Default ``utility="reward"`` needs the profile's rewards (with ``"winrate"`` this is
+    Score: ``sum_k w_k u_k(i)``. Default ``utility="reward"`` needs the profile's rewards (with ``"winrate"`` this is
     Borda on the pooled matrix, up to an affine map).
     """
     u = profile.utilities(utility)

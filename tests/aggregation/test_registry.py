@@ -29,7 +29,8 @@ def test_registry_records_what_each_rule_needs():
     assert rules.rule_options("dictator") == {"type": None, "utility": "winrate"}
     table = rule_table()
     assert list(table.index) == list(mp.RULES) and set(table["reads"]) <= set(READS)
-    assert all(table["summary"].str.len() > 10)
+    assert all(table["summary"].str.len() > 10) and all(table["score"].str.len() > 5)
+    assert get_rule("maximal_lottery").score.startswith("the candidate's expected margin against the lottery")
     with pytest.raises(mp.DataError, match="expected one of"):
         get_rule("plurality")
 
