@@ -196,3 +196,17 @@ def majority_margin(mats, weights):
                 if i != j and mats[k, i, j] != mats[k, j, i]:
                     out[i, j] += w if mats[k, i, j] > mats[k, j, i] else -w
     return out
+
+
+def bt_precision(phi, theta, a, b, prior_scale=None):
+    """Negative Hessian of the Bradley–Terry log posterior in theta (linear reward, Normal prior).
+
+    sum_i p_i (1 - p_i) x_i x_i^T + I / s^2 with x_i = phi_a - phi_b, p_i = sigma(theta . x_i);
+    the label does not enter (the same for half labels). Its inverse is the Laplace covariance.
+    """
+    x = np.asarray(phi, dtype=np.float64)[a] - np.asarray(phi, dtype=np.float64)[b]
+    p = 1 / (1 + np.exp(-(x @ np.asarray(theta, dtype=np.float64))))
+    H = (x * (p * (1 - p))[:, None]).T @ x
+    if prior_scale is not None:
+        H += np.eye(x.shape[1]) / prior_scale**2
+    return H
