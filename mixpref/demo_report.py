@@ -59,6 +59,7 @@ def write_report(report, data, summary, selection, n_se, single_ll, mixture, mix
         "(columns include `p_chosen`, the pooled probability that the chosen argument beats the rejected one, "
         "and the SPPO-style win probabilities against the lottery).\n\n"
         "## Timings\n" + ", ".join(f"{name}: {v:.1f} s" for name, v in timings.items())
+        + " (`select_and_fit_s` fits every K, the single model included, on the training comparisons)"
     )
 
 
