@@ -20,6 +20,7 @@ from ._version import __version__
 _EXPORTS = {
     # data
     "DataError": "mixpref.errors",
+    "NotFittedError": "mixpref.errors",
     "PreferenceData": "mixpref.data.preference_data",
     "Features": "mixpref.data.features",
     "read": "mixpref.data.readers",
@@ -50,6 +51,7 @@ _EXPORTS = {
     # tracking
     "Study": "mixpref.tracking",
     "autolog": "mixpref.tracking",
+    "disable_autolog": "mixpref.tracking",
 }
 
 # public submodules reached as attributes: mp.datasets.load(...), mp.synthetic..., mp.dpo.loss(...)

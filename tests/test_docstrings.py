@@ -18,6 +18,15 @@ MODULES = [
     "mixpref.data.preflib",
     "mixpref.reporting",
     "mixpref._device",
+    "mixpref.events",
+    "mixpref.data.labels",
+    "mixpref.data.validation",
+    "mixpref.models.options",
+    "mixpref.tracking.uris",
+    "mixpref.tracking.values",
+    "mixpref.tracking.failures",
+    "mixpref.tracking.registry",
+    "mixpref.tracking.observer",
 ]
 
 

@@ -289,7 +289,7 @@ class PreferenceModel(PredictionMixin):
             samples = np.zeros((s.shape[0], len(prompts), K, M))
             samples[:, pcode, :, slot] = np.moveaxis(s[:, :, pos], 2, 0)
         return Profile.from_rewards(rew, self.weights_, candidates=candidates, prompts=prompts, mask=mask,
-                                    reward_samples=samples)
+                                    reward_samples=samples, texts=_candidate_texts(data_or_candidates, cand))
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
@@ -297,6 +297,15 @@ class PreferenceModel(PredictionMixin):
         from .persistence import save_model
 
         return save_model(self, path)
+
+
+def _candidate_texts(source, cand):
+    """response_id -> readable text (or item name), so that lotteries show names, not hashes."""
+    responses = getattr(source, "responses", None)
+    table = responses if isinstance(responses, pd.DataFrame) else cand
+    if "text" not in table.columns:
+        return None
+    return dict(zip(table["response_id"], table["text"]))
 
 
 def _rank_within(codes):
