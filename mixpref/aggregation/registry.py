@@ -12,8 +12,9 @@ function for callers that batch a rule themselves (e.g. over posterior draws).
 
 Examples
 --------
->>> from mixpref.aggregation import rules  # importing the rules registers them
->>> from mixpref.aggregation.registry import get_rule
+>>> from mixpref.aggregation.registry import get_rule, rule_table
+>>> rule_table().loc["maximal_lottery", "reads"]
+'pooled'
 >>> spec = get_rule("kemeny")
 >>> spec.reads, spec.max_candidates
 ('type_majority', 12)
@@ -24,8 +25,10 @@ True
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -189,8 +192,16 @@ def _apply(spec, profile, options):
     )
 
 
+def _load_rules():
+    # the rules register themselves when their module is imported; importing it by name here
+    # (not with an import statement) keeps the module graph acyclic: rules -> registry only
+    if "mixpref.aggregation.rules" not in sys.modules:
+        importlib.import_module("mixpref.aggregation.rules")
+
+
 def get_rule(name):
     """The :class:`RuleSpec` of a registered rule; DataError naming the registered ones otherwise."""
+    _load_rules()
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
@@ -199,11 +210,13 @@ def get_rule(name):
 
 def rule_names():
     """Names of the registered rules, in registration order."""
+    _load_rules()
     return tuple(_REGISTRY)
 
 
 def rule_specs():
     """The registered :class:`RuleSpec` objects, in registration order."""
+    _load_rules()
     return tuple(_REGISTRY.values())
 
 
@@ -211,6 +224,7 @@ def rule_table():
     """One row per rule: what it reads and needs, its options and its summary (a DataFrame)."""
     import pandas as pd
 
+    _load_rules()
     rows = [
         {
             "rule": s.name,

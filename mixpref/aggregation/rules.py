@@ -22,6 +22,16 @@ and needs (samples, a candidate limit, a ``utility`` option); :data:`RULES` and
 With deterministic (0/1) types weighted by voter counts, both readings coincide with the
 textbook voting rules. Rules that pick a set of winners return the uniform lottery over it
 (ties within 1e-9 relative are winners together).
+
+Examples
+--------
+>>> import numpy as np, mixpref as mp
+>>> from mixpref.aggregation import rules
+>>> prof = mp.Profile.from_rewards(np.array([[[2.0, 1.0, 0.0], [0.0, 1.0, 2.0]]]), weights=[0.6, 0.4])
+>>> rules.borda(prof).probs.tolist()   # the majority type's favourite
+[[1.0, 0.0, 0.0]]
+>>> rules.maxmin(prof).probs.tolist()  # the compromise: both types win half the time
+[[0.0, 1.0, 0.0]]
 """
 
 from __future__ import annotations

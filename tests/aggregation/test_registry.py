@@ -93,3 +93,13 @@ def test_no_list_of_rule_names_in_the_package():
                 if len(found) >= 2:
                     offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {found}")
     assert not offenders, offenders
+
+
+def test_registry_alone_finds_the_rules():
+    """Reading the registry without importing the rules module first still lists every rule."""
+    import subprocess
+    import sys
+
+    code = "from mixpref.aggregation.registry import rule_names; print(len(rule_names()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert int(out) == len(mp.RULES) == 11
