@@ -229,3 +229,65 @@ def test_observation_level_mixture_matches_the_reference():
     np.testing.assert_allclose(m.log_likelihood(data, feats), logsumexp(np.log(w) + ll, axis=1), rtol=1e-8)
     joint = O.log_joint(ll, list(range(len(y))), w, [m.coef_], prior_scale=1.0)
     assert m.objective_ * len(y) == pytest.approx(joint, rel=1e-9)
+
+
+# ---------------------------------------------------------------- MLP reward head
+def test_mlp_reward_loglik_and_stationarity_match_the_reference():
+    from scipy.optimize import approx_fprime
+
+    data, feats, phi, a, b, y = _bt_problem(seed=8, n=300, tie_rate=0.0)
+    m = mp.BradleyTerry(reward="mlp", hidden=6, prior_scale=1.0, dtype="float64").fit(data, feats)
+    p = {k: v.double().numpy() for k, v in m.params_.items()}
+    r = O.mlp_rewards(p["w1"], p["b1"], p["w2"], phi)[0]
+    np.testing.assert_allclose(m.rewards(feats), r, rtol=1e-9, atol=1e-12)
+    ref = O.comparison_loglik_matrix(r, a, b, y)[:, 0]
+    np.testing.assert_allclose(m.log_likelihood(data, feats), ref, rtol=1e-9)
+    # the fitted weights are a stationary point of the reference posterior
+    shapes = [p[k].shape for k in ("w1", "b1", "w2")]
+    sizes = [int(np.prod(s)) for s in shapes]
+
+    def log_post(x):
+        parts = np.split(x, np.cumsum(sizes)[:-1])
+        w1, b1, w2 = (v.reshape(s) for v, s in zip(parts, shapes))
+        ll = O.comparison_loglik_matrix(O.mlp_rewards(w1, b1, w2, phi), a, b, y).sum()
+        return (ll + O.normal_log_prior(x, 1.0)) / len(y)
+
+    x0 = np.concatenate([p[k].ravel() for k in ("w1", "b1", "w2")])
+    assert m.objective_ == pytest.approx(log_post(x0), rel=1e-9)
+    grad = approx_fprime(x0, log_post, 1e-6)
+    assert np.abs(grad).max() < 1e-4, np.abs(grad).max()
+
+
+# ---------------------------------------------------------------- mixture of policy-likelihood types
+def test_mixture_pl_policy_loglik_and_posteriors_match_the_reference():
+    rng = np.random.default_rng(9)
+    n_prompts, per_prompt, dim, beta = 3, 6, 4, 0.5
+    n_resp = n_prompts * per_prompt
+    prompt_of = np.repeat(np.arange(n_prompts), per_prompt)
+    phi = _embeddings(rng, n_resp, dim)
+    W = rng.normal(size=(2, dim))
+    W[1] = -W[0]
+    ann = np.repeat(np.arange(24), 5)
+    types = (np.arange(24) % 3 == 0).astype(int)  # weights about 2/3 and 1/3
+    p_idx = rng.integers(0, n_prompts, size=len(ann))
+    i, j = (np.stack([rng.choice(per_prompt, 2, replace=False) for _ in ann]) + p_idx[:, None] * per_prompt).T
+    y = (rng.random(len(ann)) < 1 / (1 + np.exp(-np.einsum("nd,nd->n", phi[i] - phi[j], W[types[ann]])))).astype(float)
+    data = make_data(i, j, y, annotator=ann, response_prompt=prompt_of, n_responses=n_resp)
+    feats = features_for(data, phi)
+    m = mp.MixturePL(n_types=2, n_restarts=2, beta=beta, prior_scale=1.0, dtype="float64").fit(data, feats)
+    R = O.linear_rewards(m.coef_, phi) / beta  # pi_k(y|x) ∝ exp(f_k(phi) / beta) (no reference policy)
+    np.testing.assert_allclose(m.rewards(feats), R, rtol=1e-9, atol=1e-12)
+    pol = m.policy(data, feats)
+    rows = [int(rid[1:]) for rid in pol["response_id"]]
+    for k in range(2):
+        expected = np.exp(R[k] - np.array([np.log(np.exp(R[k][prompt_of == prompt_of[q]]).sum()) for q in range(n_resp)]))
+        np.testing.assert_allclose(pol[f"prob_{k}"], expected[rows], rtol=1e-9)
+    # pairwise likelihood: the normaliser cancels, so it is Bradley–Terry on the rewards
+    ll = O.comparison_loglik_matrix(R, i, j, y)
+    w = m.weights_
+    labels, post = O.type_posterior(ll, list(ann), w)
+    np.testing.assert_allclose(m.responsibilities_.loc[[f"u{g}" for g in labels]].to_numpy(), post, rtol=1e-8, atol=1e-12)
+    post_obs = post[[labels.index(g) for g in ann]]
+    np.testing.assert_allclose(m.log_likelihood(data, feats), logsumexp(np.log(post_obs) + ll, axis=1), rtol=1e-8)
+    joint = O.log_joint(ll, list(ann), w, [m.coef_], prior_scale=1.0)
+    assert m.objective_ * len(y) == pytest.approx(joint, rel=1e-9)
