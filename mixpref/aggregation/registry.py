@@ -69,6 +69,9 @@ class RuleSpec:
     accepts_utility : bool
         Takes a ``utility`` option (``"winrate"`` or ``"reward"``; ``"reward"`` needs
         ``profile.rewards``).
+    worst_case : bool
+        The rule judges a candidate by its worst-off type (or posterior draw) rather than by
+        the type-weighted average: ``maxmin``, ``minmax_regret``, ``quantile``.
     options : dict
         Option names and defaults, from the function's signature.
     summary : str
@@ -85,6 +88,7 @@ class RuleSpec:
     needs_samples: bool = False
     max_candidates: int | None = None
     accepts_utility: bool = False
+    worst_case: bool = False
     options: dict = field(default_factory=dict)
     summary: str = ""
     score: str = ""
@@ -118,7 +122,7 @@ class RuleSpec:
             raise DataError(f"rule {self.name!r}: unknown option(s) {unknown}; it accepts {accepted}")
 
 
-def register(reads, *, name=None, needs_samples=False, max_candidates=None):
+def register(reads, *, name=None, needs_samples=False, max_candidates=None, worst_case=False):
     """Declare a rule: decorate ``compute(profile, **options) -> (probs, scores, metadata)``.
 
     Returns the public function ``rule(profile, **options) -> Lottery`` (same name,
@@ -149,6 +153,7 @@ def register(reads, *, name=None, needs_samples=False, max_candidates=None):
             needs_samples=needs_samples,
             max_candidates=max_candidates,
             accepts_utility="utility" in options,
+            worst_case=worst_case,
             options=options,
             summary=_one_line(doc.split("\n\n")[0]),
             score=_score_sentence(doc),
@@ -232,6 +237,7 @@ def rule_table():
             "needs_samples": s.needs_samples,
             "max_candidates": s.max_candidates,
             "accepts_utility": s.accepts_utility,
+            "worst_case": s.worst_case,
             "options": s.options,
             "summary": s.summary,
             "score": s.score,

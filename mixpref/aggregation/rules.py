@@ -236,7 +236,7 @@ def utilitarian(profile, utility="reward"):
     return _argmax_lottery(scores, profile.mask), _masked(scores, profile.mask), {"utility": utility}
 
 
-@register("type_utilities")
+@register("type_utilities", worst_case=True)
 def maxmin(profile, utility="winrate", chunk_size=2000):
     """Egalitarian max-min: ``max_x min_k sum_i x_i u_k(i)`` over lotteries x (LP, HiGHS).
 
@@ -255,7 +255,7 @@ def maxmin(profile, utility="winrate", chunk_size=2000):
     return probs, _masked(scores, profile.mask), {"utility": utility, "value": value}
 
 
-@register("type_utilities")
+@register("type_utilities", worst_case=True)
 def minmax_regret(profile, utility="winrate", chunk_size=2000):
     """Min-max regret: ``min_x max_k (max_i u_k(i) - sum_i x_i u_k(i))`` (LP, HiGHS).
 
@@ -272,7 +272,7 @@ def minmax_regret(profile, utility="winrate", chunk_size=2000):
     return probs, _masked(-regret, profile.mask), {"utility": utility, "value": value}
 
 
-@register("pooled_samples", needs_samples=True)
+@register("pooled_samples", needs_samples=True, worst_case=True)
 def quantile(profile, alpha=0.1):
     """Risk-sensitive: the candidate with the best ``alpha``-quantile, over posterior samples,
     of its pooled win rate against a uniformly random candidate.
