@@ -87,6 +87,9 @@ def test_maximal_lottery_matches_pref_voting(elections, method):
         m = len(els[p][0])
         theirs = np.zeros(profile.mask.shape[1])
         theirs[:m] = [maximal_lottery(prof)[i] for i in range(m)]
+        # mixpref's own lottery is unbeatable: no candidate wins against it in expectation
+        # (computed here with numpy, not with mixpref's exploitability)
+        assert (game[p, :m, :m] @ lottery.probs[p, :m]).max() <= 1e-8, f"election {p}"
         if len(els[p]) % 2 == 1:
             # odd electorates: every margin is odd, the maximal lottery is unique
             n_unique += 1

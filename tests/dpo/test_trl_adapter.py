@@ -42,8 +42,12 @@ def test_dpo_trainer_accepts_to_trl_dataset_one_step(tiny_lm, text_pairs, tmp_pa
                              processing_class=AutoTokenizer.from_pretrained(tiny_lm))
     out = trainer.train()
     assert out.global_step == 1 and np.isfinite(out.training_loss)
+    # the known answer at step 0: the policy is its own reference, so every margin is 0 and the loss log 2
+    assert out.training_loss == pytest.approx(np.log(2), abs=1e-4)
     changed = any(not torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
     assert changed
+    # every pair prefers "good answer ..." to "bad ...": one step lowers the DPO loss on all of them
+    assert trainer.evaluate(mp.to_trl_dataset(text_pairs))["eval_loss"] < np.log(2)
 
 
 def test_train_with_trl_soft_labels_and_precomputed_reference(tiny_lm, text_pairs, tmp_path):
