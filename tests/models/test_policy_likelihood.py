@@ -52,7 +52,8 @@ def test_reward_of_uncompared_response_stays_at_prior_but_its_policy_moves():
     pol = pl.policy(data, feats)
     np.testing.assert_allclose(pol.groupby("prompt_id")["prob"].sum(), 1.0)
     p4 = float(pol.loc[pol.response_id == "r4", "prob"].iloc[0])
-    assert p4 != pytest.approx(0.2)  # but the normaliser, hence its probability, did move
+    # but the normaliser, hence its probability, did move: exactly e^0 / Z(p0), not 1/5
+    assert p4 == pytest.approx(1.0 / np.exp(r[:5]).sum(), rel=1e-9) and p4 != pytest.approx(0.2)
     logz = pl.log_normalizer(data, feats)
     assert logz.loc["p0"] == pytest.approx(np.log(np.exp(r[:5]).sum()))
 
