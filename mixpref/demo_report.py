@@ -149,7 +149,9 @@ def _relations(report, summary, profile, k):
     report.text(
         f"Of {profile.n_prompts} topics, how many have a Condorcet winner (an argument that beats every other) "
         "and how many have a cycle (a beats b beats ... beats a), under three relations. All counts use one "
-        "definition: a topic has a cycle when its graph of strict majorities has a directed cycle. The raw "
+        "definition: a topic has a cycle when its graph of strict majorities has a directed cycle anywhere among "
+        "its arguments (so a topic can have both a Condorcet winner and a cycle among the arguments below "
+        "it). The raw "
         "comparisons cover only the pairs annotators saw, so their Condorcet winner is not defined. "
         + ("With one type, both fitted relations are that type's Bradley–Terry order, which is transitive: "
            "cycles in the raw votes are noise the model smooths, or heterogeneity it did not resolve. "
@@ -184,7 +186,7 @@ def _rules(report, table, rule, k, mixture):
 
 def _first_topic(report, data, profile, lottery, rule):
     prompt = profile.prompts[0]
-    titles = dict(zip(data.prompts["prompt_id"], data.prompts["text"]))
+    titles = dict(zip(data.prompts["prompt_id"], data.prompts["text"])) if "text" in data.prompts.columns else {}
     title = titles.get(prompt, prompt)
     mask = profile.mask[0]
     pooled = profile.pooled()[0][np.ix_(mask, mask)]

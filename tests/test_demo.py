@@ -121,3 +121,28 @@ def test_demo_interrupted_during_embedding_resumes_from_cache(tmp_path, monkeypa
     n_texts = len(ukp.select(prompts=ukp.prompts["prompt_id"][:4]).responses)
     # the rerun encoded only what the interrupted run had not stored (two chunks were stored)
     assert 0 < counters[1].rows <= n_texts - 32
+
+
+def test_report_with_two_types(tmp_path):
+    """The report's K > 1 branch: one number per model, both types in every table and plot."""
+    import mixpref as mp
+    from mixpref.demo_report import write_report
+    from mixpref.reporting import Report
+
+    pop = mp.synthetic.population(n_types=2, n_annotators=40, comparisons_per_annotator=40, dim=8, random_state=0)
+    sel = mp.select_n_types(pop.data, pop.features, ks=(1, 2), refit=False, n_restarts=2, random_state=0)
+    lls = sel.table.set_index("k")["heldout_ll"]
+    mixture = sel.models[2]
+    profile = mixture.profile(pop.data, pop.features)
+    table = mp.compare_rules(profile)
+    lottery = mp.aggregate(profile, "maximal_lottery")
+    report = Report(tmp_path, "two types")
+    write_report(report, pop.data, pop.data.summary(), sel, 2.0, float(lls[1]), mixture, float(lls[2]), profile,
+                 table, lottery, "maximal_lottery", mp.to_dpo_pairs(lottery, pop.data), {"total_s": 1.0})
+    text = report.write().read_text()
+    assert f"held-out log-likelihood {lls[1]:.4f}" in text and f"K = 2: {lls[2]:.4f}" in text
+    assert {"type0_vs_uniform", "type1_vs_uniform"} <= set(pd.read_csv(tmp_path / "rules.csv").columns)
+    labels = [t.get_text() for t in report.figures["type_weights"].axes[0].get_xticklabels()]
+    assert labels == ["type 0", "type 1"]
+    legend = [t.get_text() for t in report.figures["winrate_by_rule"].axes[0].get_legend().get_texts()]
+    assert legend[1:] == [f"type {i} (weight {w:.2f})" for i, w in enumerate(mixture.weights_)]
