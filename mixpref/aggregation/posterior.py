@@ -9,6 +9,7 @@ only to bound memory.
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -201,6 +202,10 @@ def _stacked_profile(profile, draws_idx, rewards, pooled_only):
 
     For rules that read only the pooled matrix, each draw's pooled matrix is one type: the
     same lottery (the registry's promise for ``reads="pooled"``) for 1/K of the memory.
+    Built as a copy of the profile with its arrays replaced, not through ``Profile(...)``:
+    the samples were checked when the profile was built, and re-checking a million stacked
+    prompts (with a Python loop over prompts for the default candidate ids) would cost
+    more than most rules.
     """
     n = len(draws_idx)
     s = profile.samples[draws_idx]
@@ -210,13 +215,17 @@ def _stacked_profile(profile, draws_idx, rewards, pooled_only):
     else:
         mats = s.reshape(-1, *s.shape[2:])
         weights = np.tile(profile.weights, (n, 1))
-    return Profile(
-        mats,
-        weights,
-        rewards=None if rewards is None else rewards[draws_idx].reshape(-1, *rewards.shape[2:]),
-        mask=np.tile(profile.mask, (n, 1)),
-        ties=profile.ties,
-    )
+    out = copy.copy(profile)
+    out.matrices, out.weights = mats, weights
+    out.mask = np.tile(profile.mask, (n, 1))
+    out.candidates = np.tile(profile.candidates, (n, 1))
+    out.prompts = pd.RangeIndex(mats.shape[0], name="prompt_id")
+    out.rewards = None if rewards is None else rewards[draws_idx].reshape(-1, *rewards.shape[2:])
+    out.samples = None
+    for extra in ("texts", "reward_samples"):  # per-candidate extras the rules never read
+        if hasattr(out, extra):
+            setattr(out, extra, None)
+    return out
 
 
 def _draw_profile(profile, s, rewards):
@@ -237,9 +246,10 @@ def _win_rates_against(profile, samples, probs):
 
     samples (B, P, K, M, M), probs (B, P, M) -> (B, P, K).
     """
-    mask = profile.mask
-    win = 0.5 * (1.0 + samples - np.swapaxes(samples, -1, -2))
-    u = np.where(mask[None, :, None, None, :], win, 0.0).sum(-1) / profile.n_candidates[None, :, None, None]
+    # u_k(i) = mean over real j of (1 + P_ij - P_ji) / 2 = 1/2 + (row sum - column sum) / 2n:
+    # diagonal and padding entries are 1/2 on both sides and cancel, so no mask is needed
+    diff = np.einsum("...ij->...i", samples) - np.einsum("...ji->...i", samples)  # einsum: 3x faster than sum
+    u = 0.5 + diff / (2.0 * profile.n_candidates[None, :, None, None])
     return np.einsum("bpki,bpi->bpk", u, probs)
 
 
