@@ -35,6 +35,7 @@ _EXPORTS = {
     "PopulationReward": "mixpref.dpo.population_reward",
     "iterate": "mixpref.dpo.iterate",
     "IterationResult": "mixpref.dpo.iterate",
+    "iterate_lm": "mixpref.dpo.iterate_lm",
 }
 
 __all__ = list(sorted(_EXPORTS))
