@@ -291,3 +291,20 @@ def test_mixture_pl_policy_loglik_and_posteriors_match_the_reference():
     np.testing.assert_allclose(m.log_likelihood(data, feats), logsumexp(np.log(post_obs) + ll, axis=1), rtol=1e-8)
     joint = O.log_joint(ll, list(ann), w, [m.coef_], prior_scale=1.0)
     assert m.objective_ * len(y) == pytest.approx(joint, rel=1e-9)
+
+
+def test_dirichlet_prior_enters_the_objective():
+    # concentration != 1 and K = 3: the Dirichlet term is neither zero nor a constant of the weights
+    data, feats, phi, a, b, y, ann = _mixture_problem(seed=7, n_ann=30, per_ann=5, weights=(0.5, 0.3, 0.2))
+    m = mp.MixtureBT(n_types=3, n_restarts=1, concentration=2.5, prior_scale=1.0, dtype="float64").fit(data, feats)
+    ll = O.comparison_loglik_matrix(O.linear_rewards(m.coef_, phi), a, b, y)
+    joint = O.log_joint(ll, list(ann), m.weights_, [m.coef_], prior_scale=1.0, concentration=2.5)
+    assert m.objective_ * len(y) == pytest.approx(joint, rel=1e-9)
+    # the fitted weights maximise the reference objective over the simplex (rewards held fixed)
+    def neg(logits):
+        w = np.exp(np.r_[0.0, logits] - logsumexp(np.r_[0.0, logits]))
+        return -O.log_joint(ll, list(ann), w, [m.coef_], prior_scale=1.0, concentration=2.5)
+
+    res = minimize(neg, np.zeros(2), method="BFGS", options={"gtol": 1e-10})
+    best = np.exp(np.r_[0.0, res.x] - logsumexp(np.r_[0.0, res.x]))
+    np.testing.assert_allclose(m.weights_, best, atol=TOL_COEF)
