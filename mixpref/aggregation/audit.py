@@ -99,9 +99,11 @@ def _boost(profile, winner, share=0.5):
         row = mats[..., p_idx, :, winner, :]  # winner beats j; indexing moves P to the front
         col = mats[..., p_idx, :, :, winner]  # j beats winner
         new_row, new_col = row + share * col, (1 - share) * col
-        diag = np.arange(mats.shape[-1])[None, :] == winner[:, None]  # (P, M) the winner itself
-        new_row = np.where(diag[:, None], row, new_row)
-        new_col = np.where(diag[:, None], col, new_col)
+        # the winner against itself stays a coin flip; the prompt axis comes first in row/col
+        diag = np.arange(mats.shape[-1])[None, :] == winner[:, None]  # (P, M)
+        diag = diag.reshape(len(winner), *([1] * (row.ndim - 2)), mats.shape[-1])
+        new_row = np.where(diag, row, new_row)
+        new_col = np.where(diag, col, new_col)
         mats[..., p_idx, :, winner, :] = new_row
         mats[..., p_idx, :, :, winner] = new_col
         return mats

@@ -126,6 +126,21 @@ def test_boost_raises_the_winner_for_every_type_and_changes_nothing_else():
         assert np.all(boosted.rewards[p, :, w] > prof.rewards[p, :, w])
 
 
+def test_boost_raises_every_posterior_sample_too():
+    rng = np.random.default_rng(1)
+    rewards = rng.normal(size=(4, 2, 3))
+    draws = rewards + 0.3 * rng.normal(size=(5, 4, 2, 3))
+    prof = mp.Profile.from_rewards(rewards, [0.5, 0.5], reward_samples=draws)
+    winner = np.array([0, 1, 2, 1])
+    boosted = _boost(prof, winner)
+    for p in range(4):
+        w, others = winner[p], [j for j in range(3) if j != winner[p]]
+        assert np.all(boosted.samples[:, p, :, w, others] > prof.samples[:, p, :, w, others])
+        np.testing.assert_allclose(boosted.samples[:, p, :, w, w], 0.5)
+    table = audit(prof, rules=["quantile", "borda"], n_spot=4)
+    assert table["monotonicity_violations"].tolist() == [0, 0]
+
+
 def test_monotone_rules_pass_the_spot_checks(bt_mixture):
     rules = ["borda", "copeland", "pooled", "maximal_lottery", "utilitarian", "maxmin"]
     table = audit(bt_mixture, rules=rules, n_spot=40)
