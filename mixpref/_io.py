@@ -80,3 +80,34 @@ def json_safe(value):
     if hasattr(value, "item"):
         return value.item()
     return str(value)
+
+
+TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet")
+
+
+def write_table(frame, path) -> Path:
+    """Write a DataFrame atomically as ``.csv``, ``.jsonl`` or ``.parquet``, chosen by the suffix.
+
+    The index is not written. Raises :class:`mixpref.DataError` for another suffix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> write_table(pd.DataFrame({"x": [1, 2]}), d / "t.jsonl").read_text().splitlines()
+    ['{"x":1}', '{"x":2}']
+    """
+    from .errors import DataError
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(f"{path.name}: unknown table suffix {suffix or '(none)'!r}; expected one of {', '.join(TABLE_SUFFIXES)}")
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        elif suffix == ".jsonl":
+            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+    return path

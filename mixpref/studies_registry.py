@@ -10,11 +10,31 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 # repository root: the folder that holds mixpref/ and studies/
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# name -> (script path, relative to the repository root or absolute; one-line description)
+# where `mixpref study run NAME --small` writes (relative to the working directory, like every
+# run's outputs): never the committed full results in studies/results/
+SMALL_RESULTS = Path("mixpref-runs") / "studies-small"
+
+
+class StudySpec(NamedTuple):
+    """A registered study: its script, what it shows, and whether it has a ``--small`` smoke run."""
+
+    script: str
+    description: str
+    small: bool = True
+
+
+def spec(name) -> StudySpec:
+    """The :class:`StudySpec` of a registered study (entries may be plain ``(script, description)`` tuples)."""
+    study_script(name)  # the KeyError for an unknown name
+    return StudySpec(*STUDIES[name])
+
+
+# name -> (script path, relative to the repository root or absolute; one-line description[; has --small])
 STUDIES = {
     "curse": (
         "studies/curse.py",
@@ -35,6 +55,11 @@ STUDIES = {
     "dpo_targets": (
         "studies/dpo_targets.py",
         "Targets from each rule -> tabular DPO -> each type's win rate of the trained policy; one tiny LM run.",
+    ),
+    "ukp_models": StudySpec(
+        "studies/ukp_models.py",
+        "UKPConvArg1: single Bradley-Terry vs the selected mixture, held-out log-likelihood by annotator and observation split.",
+        small=False,
     ),
 }
 

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
+import numpy as np
 import typer
 
+from ..errors import DataError
 from .errors import user_errors
+from .options import load_data, progress_bars, with_data_options
+from .runlog import TRACKING_HELP
+
+# how many prompts and candidates the printed summary shows
+_SHOW_PROMPTS, _SHOW_CANDIDATES = 3, 10
 
 
 def parse_options(items):
-    """``["tol=1e-4", "method=selfplay"]`` -> ``{"tol": 0.0001, "method": "selfplay"}`` (JSON values, else strings)."""
+    """``["tol=1e-4", "method=selfplay"]`` -> ``{"tol": 0.0001, "method": "selfplay"}`` (JSON values, else strings).
+
+    Examples
+    --------
+    >>> parse_options(["tol=1e-4", "method=selfplay"])
+    {'tol': 0.0001, 'method': 'selfplay'}
+    """
     options = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--option: got {item!r}; expected KEY=VALUE, e.g. --option tol=1e-4")
+            raise DataError(f"--option: got {item!r}; expected KEY=VALUE, e.g. --option tol=1e-4")
         try:
             options[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -25,103 +38,152 @@ def parse_options(items):
     return options
 
 
-def write_frame(frame, out: Path):
-    """Write a table as .csv, .jsonl or .parquet (atomically), chosen by the suffix."""
-    from .._io import atomic_path
+def profile_from_model(model_dir, data_path=None, data_options=None, features_dir=None, embed=None, item_level=None,
+                       device="auto", progress=True):
+    """A fitted model's profile over the candidates of the data (each prompt's responses), and the data.
 
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".parquet"):
-        raise ValueError(f"--out: got {out.name!r}; expected a .csv, .jsonl or .parquet file")
-    with atomic_path(out) as tmp:
-        if suffix == ".csv":
-            frame.to_csv(tmp, index=False)
-        elif suffix == ".jsonl":
-            frame.to_json(tmp, orient="records", lines=True)
-        else:
-            frame.to_parquet(tmp, index=False)
-
-
-def profile_from_model(model_dir, data_path, options, features_dir, embed, device):
-    """A fitted model's profile over the candidates of the data (each prompt's responses)."""
+    What is not given is read from the model folder's ``source.json`` (the data, its
+    options and features the model was fitted with, as ``mixpref fit`` records them).
+    """
     from ..models.persistence import load_model
-    from .data import load_data
-    from .models import load_features
+    from .fitted import load_features, read_source
 
+    source = read_source(model_dir)
     if data_path is None:
-        raise ValueError("--model needs --data: the preference data whose prompts and responses to aggregate over")
-    data = load_data(data_path, options)
-    features = load_features(data, features_dir, embed, device or "auto")
-    return load_model(model_dir).profile(data, features)
+        data_path = source.get("data")
+        data_options = data_options or source.get("data_options")
+    if data_path is None:
+        raise DataError("--model needs --data: the preference data whose prompts and responses to aggregate over")
+    if features_dir is None and embed is None and not item_level:
+        item_level = bool(source.get("item_level"))
+        if not item_level:
+            features_dir, embed = source.get("features"), source.get("embed")
+    data = load_data(data_path, data_options, item_level=bool(item_level))
+    names = source.get("item_names") if item_level else None
+    features, _ = load_features(data, features_dir, embed, device, bool(item_level), item_names=names, progress=progress)
+    return load_model(model_dir).profile(data, features), data, data_path
+
+
+def _named_top(table, data, profile):
+    """The compare table's ``top`` column shows each rule's top response by its text, not its id."""
+    from ..aggregation.lottery import truncate_text
+    from ..aggregation.lottery_io import response_texts
+
+    if "top" not in table.columns:
+        return table
+    texts = response_texts(data) if data is not None else {}
+    if not texts and getattr(profile, "texts", None) is not None:
+        texts = {str(c): t for c, t in zip(np.ravel(profile.candidates), np.ravel(profile.texts)) if c is not None}
+    if texts:
+        table = table.assign(top=[truncate_text(texts.get(str(t), t), 30) for t in table["top"]])
+    return table
+
+
+def print_lottery(lottery, frame):
+    """The first prompts' candidates, most probable first, with their texts."""
+    for n, (prompt, group) in enumerate(frame.groupby("prompt_id", sort=False)):
+        if n == _SHOW_PROMPTS:
+            typer.echo(f"... and {frame['prompt_id'].nunique() - n:,} more prompts (see --out)")
+            break
+        typer.echo(f"prompt {prompt}:")
+        group = group.sort_values("prob", ascending=False)
+        for row in group.head(_SHOW_CANDIDATES).itertuples(index=False):
+            text = getattr(row, "text", None)
+            label = row.response_id if text in (None, "") or text == row.response_id else f"{text}  [{row.response_id}]"
+            typer.echo(f"  {row.prob:7.3f}  {label}")
+        if len(group) > _SHOW_CANDIDATES:
+            typer.echo(f"  ... and {len(group) - _SHOW_CANDIDATES} more candidates")
+
+
+def aggregate_command(
+    profile_path: Annotated[Optional[Path], typer.Argument(
+        help="A profile .npz (arrays 'matrices' (P,K,M,M) and 'weights'; optional 'rewards', 'samples', 'mask'), as Profile.save writes.")] = None,
+    rule: Annotated[str, typer.Option("--rule", "-r", help="Rule name (see --list-rules).")] = "maximal_lottery",
+    method: Annotated[Optional[str], typer.Option("--method", help="maximal_lottery: 'lp' (exact) or 'selfplay' (batched, GPU-ready).")] = None,
+    device: Annotated[Optional[str], typer.Option("--device", help="'auto', 'cpu' or 'cuda'.")] = None,
+    option: Annotated[Optional[List[str]], typer.Option("--option", "-o", help="Rule option KEY=VALUE (repeatable).")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Write the lottery (prompt_id, response_id, text, prob, score, rule) to .csv/.jsonl/.parquet.")] = None,
+    compare: Annotated[bool, typer.Option("--compare", help="Compare rules instead: print whom each serves.")] = False,
+    rules: Annotated[Optional[str], typer.Option("--rules", help="With --compare: comma-separated rules (default: all that apply).")] = None,
+    list_rules: Annotated[bool, typer.Option("--list-rules", help="Print the rules and their options, then exit.")] = False,
+    model: Annotated[Optional[Path], typer.Option(
+        "--model", help="Instead of a profile: a fitted model folder (mixpref fit); its data and features are reused...")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="...unless --data gives other data (file or bundled name)...")] = None,
+    features: Annotated[Optional[Path], typer.Option("--features", help="...with its features folder (mixpref embed)...")] = None,
+    embed: Annotated[Optional[str], typer.Option("--embed", help="...or embed the responses now ('minilm')...")] = None,
+    item_level: Annotated[bool, typer.Option("--item-level", help="...or item one-hot features.")] = False,
+    save_profile: Annotated[Optional[Path], typer.Option("--save-profile", help="Also save the profile built from --model as .npz.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars (also model loading).")] = True,
+    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
+    data_options: dict = None,
+):
+    """Turn a profile into a lottery over each prompt's candidates with a social-choice rule."""
+    from ..aggregation.diagnostics import compare_rules
+    from ..aggregation.lottery_io import lottery_frame
+    from ..aggregation.profile import Profile
+    from ..aggregation.registry import rule_table
+    from ..aggregation.rules import aggregate
+    from .runlog import log_command
+
+    if list_rules:
+        for name, row in rule_table().iterrows():
+            typer.echo(f"{name}: {row['summary']} options: {row['options']}")
+        return None
+    source, texts = profile_path, None
+    if model is not None:
+        if profile_path is not None:
+            raise DataError("give either a PROFILE file or --model, not both")
+        with progress_bars(progress):
+            profile, texts, source = profile_from_model(model, data, data_options, features, embed, item_level,
+                                                        device or "auto", progress)
+        if save_profile is not None:
+            profile.save(save_profile)
+    elif profile_path is None:
+        raise DataError("PROFILE: missing; give a profile .npz file (see Profile.save) or --model DIR (from mixpref fit)")
+    else:
+        profile = Profile.load(profile_path)
+    params = {"rule": rule, "profile": profile_path, "model": model, "method": method, "device": device}
+    if compare:
+        names = None if rules is None else [r.strip() for r in rules.split(",") if r.strip()]
+        extra = {"maximal_lottery": {k: v for k, v in (("method", method), ("device", device)) if v is not None}}
+        if (names is not None and "maximal_lottery" not in names) or not extra["maximal_lottery"]:
+            extra = {}
+        table = compare_rules(profile, rules=names, options=extra)
+        table = _named_top(table, texts, profile)
+        typer.echo(table.T.to_string(float_format=lambda x: f"{x:.4f}"))
+        if out is not None:
+            from .._io import write_table
+
+            write_table(table.reset_index(), out)
+            typer.echo(f"wrote {out}")
+        numeric = table.select_dtypes("number")
+        metrics = {f"{r}.{c}": float(v) for r, row in numeric.iterrows() for c, v in row.items() if np.isfinite(v)}
+        log_command("aggregate", source, params={**params, "compare": rules or "all"}, metrics=metrics,
+                    tracking_uri=tracking_uri, artifacts=[out] if out is not None else ())
+        return table
+    options = parse_options(option)
+    if method is not None:
+        options["method"] = method
+    if device is not None:
+        options["device"] = device
+    lottery = aggregate(profile, rule, study=False, **options)
+    frame = lottery_frame(lottery, texts=texts)
+    top = np.where(lottery.mask, lottery.probs, 0.0).max(axis=1)
+    exploit = float(lottery.exploitability().mean())
+    typer.echo(f"{rule}: {len(lottery)} prompts, {profile.n_types} types; mean top probability {top.mean():.3f}; "
+               f"mean exploitability {exploit:.2e}")
+    print_lottery(lottery, frame)
+    if out is not None:
+        from .._io import write_table
+
+        write_table(frame, out)
+        typer.echo(f"wrote {out}")
+    log_command("aggregate", source, params={**params, **options}, tracking_uri=tracking_uri,
+                metrics={"mean_top_probability": float(top.mean()), "mean_exploitability": exploit},
+                artifacts=[out] if out is not None else ())
+    return lottery
 
 
 def register(app: typer.Typer) -> None:
-    from .data import with_column_options
-
-    @app.command("aggregate")
-    @user_errors
-    @with_column_options(names=("prompt", "response_a", "response_b", "label", "annotator"))
-    def aggregate_command(
-        profile_path: Optional[Path] = typer.Argument(
-            None, help="A profile .npz (arrays 'matrices' (P,K,M,M) and 'weights'; optional 'rewards', 'samples', 'mask'), as Profile.save writes."
-        ),
-        rule: str = typer.Option("maximal_lottery", "--rule", "-r", help="Rule name (see --list-rules)."),
-        method: Optional[str] = typer.Option(None, "--method", help="maximal_lottery: 'lp' (exact) or 'selfplay' (batched, GPU-ready)."),
-        device: Optional[str] = typer.Option(None, "--device", help="maximal_lottery selfplay: 'auto', 'cpu' or 'cuda'."),
-        option: Optional[List[str]] = typer.Option(None, "--option", "-o", help="Rule option KEY=VALUE (repeatable)."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Write the lottery (prompt_id, response_id, prob, score) to .csv/.jsonl/.parquet."),
-        compare: bool = typer.Option(False, "--compare", help="Compare rules instead: print whom each serves."),
-        rules: Optional[str] = typer.Option(None, "--rules", help="With --compare: comma-separated rules (default: all that apply)."),
-        list_rules: bool = typer.Option(False, "--list-rules", help="Print the rules and their options, then exit."),
-        model: Optional[Path] = typer.Option(None, "--model", help="Instead of a profile: a fitted model folder (mixpref fit)..."),
-        data: Optional[str] = typer.Option(None, "--data", help="...with the data whose candidates to aggregate (file or bundled name)..."),
-        features: Optional[Path] = typer.Option(None, "--features", help="...and its features folder (mixpref embed)..."),
-        embed: Optional[str] = typer.Option(None, "--embed", help="...or embed the responses now ('minilm')."),
-        save_profile: Optional[Path] = typer.Option(None, "--save-profile", help="Also save the profile built from --model as .npz."),
-        columns: dict = None,
-    ):
-        """Turn a profile into a lottery over each prompt's candidates with a social-choice rule."""
-        from ..aggregation.diagnostics import compare_rules
-        from ..aggregation.profile import Profile
-        from ..aggregation.rules import RULES, aggregate, rule_options
-
-        if list_rules:
-            for name in RULES:
-                typer.echo(f"{name}: {rule_options(name)}")
-            raise typer.Exit()
-        if model is not None:
-            if profile_path is not None:
-                raise ValueError("give either a PROFILE file or --model with --data, not both")
-            profile = profile_from_model(model, data, columns, features, embed, device)
-            if save_profile is not None:
-                profile.save(save_profile)
-        elif profile_path is None:
-            raise ValueError("PROFILE: missing; give a profile .npz file (see Profile.save) or --model with --data")
-        else:
-            profile = Profile.load(profile_path)
-        if compare:
-            names = None if rules is None else [r.strip() for r in rules.split(",") if r.strip()]
-            extra = {"maximal_lottery": {k: v for k, v in (("method", method), ("device", device)) if v is not None}}
-            if (names is not None and "maximal_lottery" not in names) or not extra["maximal_lottery"]:
-                extra = {}
-            table = compare_rules(profile, rules=names, options=extra)
-            typer.echo(table.T.to_string(float_format=lambda x: f"{x:.4f}"))
-            if out is not None:
-                write_frame(table.reset_index(), out)
-                typer.echo(f"wrote {out}")
-            return
-        options = parse_options(option)
-        if method is not None:
-            options["method"] = method
-        if device is not None:
-            options["device"] = device
-        lottery = aggregate(profile, rule, **options)
-        import numpy as np
-
-        top = np.where(lottery.mask, lottery.probs, 0.0).max(axis=1)
-        typer.echo(
-            f"{rule}: {len(lottery)} prompts, {profile.n_types} types; mean top probability {top.mean():.3f}; "
-            f"mean exploitability {lottery.exploitability().mean():.2e}"
-        )
-        if out is not None:
-            write_frame(lottery.to_frame(), out)
-            typer.echo(f"wrote {out}")
+    app.command("aggregate")(user_errors(with_data_options(aggregate_command)))

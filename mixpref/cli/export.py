@@ -3,64 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
+from .._io import write_table
+from ..errors import DataError
 from .errors import user_errors
+from .options import load_data, with_data_options
+from .runlog import TRACKING_HELP
 
 _OUT_FORMATS = (".jsonl", ".parquet", ".csv")
-
-
-def lottery_from_frame(frame, rule="lottery"):
-    """A Lottery from ``lottery.to_frame()`` output read back from a file (no pooled matrix).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> lot = lottery_from_frame(pd.DataFrame({"prompt_id": ["p", "p"], "response_id": ["x", "y"],
-    ...                                        "prob": [0.25, 0.75]}))
-    >>> lot.probs.tolist(), lot.candidates.tolist()
-    ([[0.25, 0.75]], [['x', 'y']])
-    """
-    import numpy as np
-    import pandas as pd
-
-    from ..aggregation.lottery import Lottery
-    from ..errors import DataError
-
-    missing = [c for c in ("prompt_id", "response_id", "prob") if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"lottery file: missing column(s) {missing}; expected lottery.to_frame()'s prompt_id, response_id, prob[, score]"
-        )
-    prob = pd.to_numeric(frame["prob"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(~((prob >= 0) & (prob <= 1)))
-    if bad.size:
-        raise DataError(f"lottery file: column 'prob', row {int(bad[0])}: got {frame['prob'].iloc[bad[0]]!r}, expected a probability")
-    score = (pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype=np.float64)
-             if "score" in frame.columns else np.full(len(frame), np.nan))
-    order = pd.unique(frame["prompt_id"])
-    rows = {pid: [] for pid in order}
-    for k, pid in enumerate(frame["prompt_id"]):
-        rows[pid].append(k)
-    width = max(len(r) for r in rows.values())
-    probs = np.zeros((len(order), width))
-    scores = np.full((len(order), width), np.nan)
-    cands = np.full((len(order), width), None, dtype=object)
-    mask = np.zeros((len(order), width), dtype=bool)
-    rids = frame["response_id"].to_numpy(dtype=object)
-    for p, pid in enumerate(order):
-        ks = rows[pid]
-        probs[p, : len(ks)], scores[p, : len(ks)] = prob[ks], score[ks]
-        cands[p, : len(ks)] = rids[ks]
-        mask[p, : len(ks)] = True
-        total = probs[p].sum()
-        if not abs(total - 1.0) < 1e-6:
-            raise DataError(f"lottery file: prompt {pid!r}: probabilities sum to {total:.6g}, expected 1")
-    if "rule" in frame.columns and frame["rule"].nunique() == 1:
-        rule = str(frame["rule"].iloc[0])
-    return Lottery(probs, scores, rule, prompts=pd.Index(order, name="prompt_id"), candidates=cands, mask=mask)
 
 
 def _as_str_ids(lottery, data):
@@ -78,60 +31,69 @@ def _as_str_ids(lottery, data):
     return lottery, table
 
 
+def export_command(
+    data_path: Annotated[str, typer.Argument(metavar="DATA", help="The preference data (file or bundled dataset name): where texts come from.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output file: .jsonl, .parquet or .csv.")],
+    lottery: Annotated[Optional[str], typer.Option("--lottery", help="A lottery file (mixpref aggregate --out, .csv/.parquet/.jsonl).")] = None,
+    profile: Annotated[Optional[str], typer.Option("--profile", help="A profile .npz (Profile.save); needs --rule.")] = None,
+    rule: Annotated[Optional[str], typer.Option("--rule", help="Rule applied to --profile (e.g. maximal_lottery).")] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help="winner_vs_rest, all_pairs or sampled.")] = "winner_vs_rest",
+    n_pairs: Annotated[Optional[int], typer.Option("--n-pairs", help="Pairs per prompt.")] = None,
+    min_margin: Annotated[float, typer.Option("--min-margin", help="Drop pairs whose lottery margin is below this.")] = 0.0,
+    labels: Annotated[Optional[str], typer.Option(
+        "--labels", help="p_chosen from the aggregate's 'pairwise' preference or soft labels whose DPO optimum is the 'lottery'.")] = None,
+    beta: Annotated[Optional[float], typer.Option(
+        "--beta", help="The DPO trainer's beta: soft labels (--labels lottery) whose optimum at this beta is the lottery.")] = None,
+    resample: Annotated[bool, typer.Option(
+        "--resample-soft-labels", help="Flip each pair with probability 1 - p_chosen (for trainers without soft labels).")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
+    data_options: dict = None,
+):
+    """Write DPO pairs (prompt, chosen, rejected, their ids, p_chosen, weight, win probabilities) from an aggregate."""
+    import mixpref as mp
+
+    from ..aggregation.lottery_io import read_lottery
+    from .runlog import log_command
+
+    out_path = Path(out)
+    if out_path.suffix.lower() not in _OUT_FORMATS:
+        raise DataError(f"--out {out!r}: expected a file ending in {', '.join(_OUT_FORMATS)}")
+    if (lottery is None) == (profile is None):
+        raise DataError("give exactly one of --lottery FILE or --profile FILE --rule RULE")
+    if profile is not None:
+        if rule is None:
+            raise DataError(f"--profile needs --rule (one of {', '.join(mp.RULES)})")
+        lot = mp.aggregate(mp.Profile.load(profile), rule, study=False)
+    else:
+        lot = read_lottery(lottery, rule=rule)
+    data = load_data(data_path, data_options)
+    lot, table = _as_str_ids(lot, data)
+    pairs = mp.to_dpo_pairs(lot, table, strategy=strategy, n_pairs=n_pairs, min_margin=min_margin,
+                            random_state=seed, labels=labels, beta=beta)
+    if resample:
+        if "p_chosen" not in pairs.columns or pairs["p_chosen"].isna().any():
+            raise DataError("--resample-soft-labels needs p_chosen, which a lottery file lacks; use --profile --rule "
+                            "or --labels lottery")
+        pairs = mp.resample_soft_labels(pairs, random_state=seed)
+    suffix = out_path.suffix.lower()
+    if suffix == ".jsonl":
+        mp.to_jsonl(pairs, out_path)
+    elif suffix == ".parquet":
+        mp.to_parquet(pairs, out_path)
+    else:
+        write_table(pairs, out_path)
+    typer.echo(
+        f"wrote {len(pairs)} pairs for {pairs['prompt_id'].nunique()} prompts "
+        f"(rule {lot.rule}, strategy {strategy}) to {out_path}"
+    )
+    log_command("export", data_path, params={"rule": lot.rule, "strategy": strategy, "n_pairs": n_pairs,
+                                             "min_margin": min_margin, "labels": labels, "beta": beta,
+                                             "resample": resample, "seed": seed, **(data_options or {})},
+                metrics={"n_pairs": len(pairs), "n_prompts": int(pairs["prompt_id"].nunique())},
+                tracking_uri=tracking_uri, artifacts=[out_path])
+    return pairs
+
+
 def register(app: typer.Typer) -> None:
-    from .data import load_data, with_column_options
-
-    @app.command("export")
-    @user_errors
-    @with_column_options
-    def export(
-        data_path: str = typer.Argument(..., metavar="DATA", help="The preference data (file or bundled dataset name): where texts come from."),
-        out: str = typer.Option(..., "--out", "-o", help="Output file: .jsonl, .parquet or .csv."),
-        lottery: Optional[str] = typer.Option(None, "--lottery", help="A lottery file (lottery.to_frame() as .csv/.parquet/.jsonl)."),
-        profile: Optional[str] = typer.Option(None, "--profile", help="A profile .npz (Profile.save); needs --rule."),
-        rule: Optional[str] = typer.Option(None, "--rule", help="Rule applied to --profile (e.g. maximal_lottery)."),
-        strategy: str = typer.Option("winner_vs_rest", "--strategy", help="winner_vs_rest, all_pairs or sampled."),
-        n_pairs: Optional[int] = typer.Option(None, "--n-pairs", help="Pairs per prompt."),
-        min_margin: float = typer.Option(0.0, "--min-margin", help="Drop pairs whose lottery margin is below this."),
-        labels: str = typer.Option("pairwise", "--labels", help="p_chosen from the aggregate's 'pairwise' preference or the 'lottery' itself."),
-        resample: bool = typer.Option(False, "--resample-soft-labels", help="Flip each pair with probability 1 - p_chosen (for trainers without soft labels)."),
-        seed: int = typer.Option(0, "--seed"),
-        columns: dict = None,
-    ):
-        """Write DPO pairs (prompt, chosen, rejected, p_chosen, weight, win probabilities) from an aggregate."""
-        import mixpref as mp
-
-        from .._io import atomic_path
-        from ..data.readers import read_table
-
-        out_path = Path(out)
-        if out_path.suffix.lower() not in _OUT_FORMATS:
-            raise ValueError(f"--out {out!r}: expected a file ending in {', '.join(_OUT_FORMATS)}")
-        if (lottery is None) == (profile is None):
-            raise ValueError("give exactly one of --lottery FILE or --profile FILE --rule RULE")
-        if profile is not None:
-            if rule is None:
-                raise ValueError(f"--profile needs --rule (one of {', '.join(mp.RULES)})")
-            lot = mp.aggregate(mp.Profile.load(profile), rule)
-        else:
-            lot = lottery_from_frame(read_table(lottery), rule=rule or "lottery")
-        data = load_data(data_path, columns)
-        lot, table = _as_str_ids(lot, data)
-        pairs = mp.to_dpo_pairs(lot, table, strategy=strategy, n_pairs=n_pairs, min_margin=min_margin,
-                                random_state=seed, labels=labels)
-        if resample:
-            if pairs["p_chosen"].isna().any():
-                raise ValueError("--resample-soft-labels needs p_chosen, which a lottery file lacks; use --profile --rule")
-            pairs = mp.resample_soft_labels(pairs, random_state=seed)
-        suffix = out_path.suffix.lower()
-        if suffix == ".jsonl":
-            mp.to_jsonl(pairs, out_path)
-        elif suffix == ".parquet":
-            mp.to_parquet(pairs, out_path)
-        else:
-            with atomic_path(out_path) as tmp:
-                pairs.to_csv(tmp, index=False)
-        typer.echo(
-            f"wrote {len(pairs)} pairs for {pairs['prompt_id'].nunique()} prompts "
-            f"(rule {lot.rule}, strategy {strategy}) to {out_path}"
-        )
+    app.command("export")(user_errors(with_data_options(export_command)))

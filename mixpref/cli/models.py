@@ -5,34 +5,39 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
+from ..errors import DataError
+from .data import DataPath
 from .errors import user_errors
+from .options import load_data, progress_bars, with_data_options, with_inference_options
+from .runlog import TRACKING_HELP
 
 MODELS = ("bt", "pl", "mixture-bt", "mixture-pl")
 
-
-def load_features(data, features_dir: Optional[Path], embed: Optional[str], device: str):
-    """Features from a folder written by ``Features.save`` / ``mixpref embed``, or computed with ``--embed``."""
-    if features_dir is not None and embed is not None:
-        raise ValueError("give either --features or --embed, not both")
-    if features_dir is not None:
-        from ..data.features import Features
-
-        if not Path(features_dir).is_dir():
-            raise FileNotFoundError(f"--features: {features_dir} is not a folder written by mixpref embed / Features.save")
-        return Features.load(features_dir).align(data)
-    if embed is not None:
-        from ..features.text_encoder import TextEncoder
-
-        return TextEncoder(model=embed, device=device).encode_data(data)
-    raise ValueError("no features: give --features FOLDER (from `mixpref embed`) or --embed minilm")
+# options fit and select share
+Features_ = Annotated[Optional[Path], typer.Option("--features", help="Features folder (from `mixpref embed`).")]
+Embed = Annotated[Optional[str], typer.Option("--embed", help="Embed the responses now: 'minilm' or a local model folder.")]
+ItemLevel = Annotated[bool, typer.Option(
+    "--item-level", help="Responses are a few items shared across prompts (models, products): one-hot item features, "
+                         "no text encoder; comparisons are pooled over prompts unless --prompt is given.")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
+Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars (also model loading).")]
+Tracking = Annotated[Optional[str], typer.Option("--tracking-uri", help=TRACKING_HELP)]
+Level = Annotated[str, typer.Option("--level", help="Mixture level: annotator or observation.")]
 
 
 def parse_ks(text: str) -> list:
-    """'1-8' or '1,2,3' -> list of ints."""
+    """'1-8' or '1,2,3' -> list of ints.
+
+    Examples
+    --------
+    >>> parse_ks("1-3"), parse_ks("2,4")
+    ([1, 2, 3], [2, 4])
+    """
     try:
         if "-" in text:
             lo, hi = text.split("-", 1)
@@ -40,18 +45,19 @@ def parse_ks(text: str) -> list:
         else:
             ks = [int(k) for k in text.split(",") if k.strip()]
     except ValueError:
-        raise ValueError(f"--ks: got {text!r}; expected a range like '1-8' or a list like '1,2,3'") from None
+        raise DataError(f"--ks: got {text!r}; expected a range like '1-8' or a list like '1,2,3'") from None
     if not ks or min(ks) < 1:
-        raise ValueError(f"--ks: got {text!r}; expected positive integers")
+        raise DataError(f"--ks: got {text!r}; expected positive integers")
     return ks
 
 
 def make_base(model: str, options: dict):
+    """The per-type model of ``--model`` with the given constructor options."""
     from ..models.bradley_terry import BradleyTerry
     from ..models.policy_likelihood import PolicyLikelihood
 
     if model not in MODELS:
-        raise ValueError(f"--model: got {model!r}; expected one of {', '.join(MODELS)}")
+        raise DataError(f"--model: got {model!r}; expected one of {', '.join(MODELS)}")
     return (PolicyLikelihood if model.endswith("pl") else BradleyTerry)(**options)
 
 
@@ -63,146 +69,171 @@ def _metrics(model, data, features, seconds) -> dict:
         "train_log_likelihood": float(model.score(data, features)),
         "n_observations": len(data),
         "n_annotators": int(len(model.annotators_)),
-        "seconds": seconds,
+        "total_seconds": seconds,
     }
     if hasattr(model, "tie_"):
         out["tie"] = [float(t) for t in model.tie_]
     return out
 
 
-def _save_and_log(command, model, out, metrics, params, tracking_uri, extra_files=()):
-    """Write the model and metrics.json first, then log them to mlflow.
+def _selection_metrics(selection) -> dict:
+    row = selection.table.loc[selection.table["k"] == selection.k].iloc[0]
+    out = {"chosen_k": int(selection.k), "selection": json.loads(selection.table.to_json(orient="records"))}
+    if selection.criterion == "heldout":
+        out["heldout_log_likelihood"] = float(row["heldout_ll"])
+        out["heldout_se"] = float(row["se"])
+    return out
 
-    The files never depend on tracking: a failing or unwritable tracking URI only warns
-    (see :class:`mixpref.Study`).
-    """
-    from .._io import atomic_path
-    from ..tracking import Study
+
+def _per_k(selection):
+    """The selection table as metric series (step = K), each quantity under one key."""
+    table = selection.table.rename(columns={"seconds": "fit_seconds"})
+    if selection.criterion == "heldout":
+        return table.drop(columns=["criterion"])
+    return table.rename(columns={"criterion": "bic"}).drop(columns=["heldout_ll", "se"])
+
+
+def _finish(command, fitted, data, feats, item_names, out, path, data_options, item_level, features, embed, metrics,
+            params, tracking_uri, selection=None):
+    """Write the model folder (model, metrics.json, rewards.csv, source.json), print the summary, log the run."""
+    from .._io import atomic_path, json_safe, write_table
+    from .fitted import REWARDS_FILE, reward_table, summary_lines, write_source
+    from .runlog import log_command
 
     out = Path(out)
-    model.save(out)
+    table = reward_table(fitted, data, feats, item_names=item_names)
+    fitted.save(out)
+    write_table(table, out / REWARDS_FILE)
+    artifacts = [out / REWARDS_FILE]
+    if selection is not None:
+        write_table(selection.table, out / "selection.csv")
+        artifacts.append(out / "selection.csv")
     with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2))
-    uri = False if tracking_uri in ("none", "off") else tracking_uri
-    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    with Study(command, tracking_uri=uri, output_dir=out / "tracking") as study:
-        study.log_params(params)
-        study.log_metrics(scalars)
-        study.log_model_dir(out)
-        for path in extra_files:
-            study.log_artifact(path)
+        tmp.write_text(json.dumps(json_safe(metrics), indent=2))
+    write_source(out, path, data_options, item_level, item_names, features, embed)
+    for line in summary_lines(fitted, metrics, table, item_level):
+        typer.echo(line)
+    typer.echo(f"wrote {out}/ (model, {REWARDS_FILE}, metrics.json)")
+    log_command(command, path, params=params, metrics=metrics, per_k=None if selection is None else _per_k(selection),
+                tracking_uri=tracking_uri, output_dir=out / "tracking", artifacts=artifacts, model_dir=out)
 
 
-# options fit and select share
-DATA_PATH = typer.Argument(..., help="A .csv/.jsonl/.json/.parquet file (gzip ok) or a bundled dataset name.")
-FEATURES = typer.Option(None, "--features", help="Features folder (from `mixpref embed`).")
-EMBED = typer.Option(None, "--embed", help="Embed the responses now: 'minilm' or a local model folder.")
-DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
-SEED = typer.Option(0, "--seed", help="Random seed.")
-PROGRESS = typer.Option(True, "--progress/--no-progress", help="Progress bars.")
-TRACKING = typer.Option(None, "--tracking-uri", help="mlflow URI (default sqlite:///./mixpref-runs/mlflow.db; 'none' disables).")
+def fit_command(
+    path: DataPath,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the model, rewards.csv and metrics.json.")],
+    features: Features_ = None,
+    embed: Embed = None,
+    item_level: ItemLevel = False,
+    model: Annotated[str, typer.Option("--model", help="bt, pl, mixture-bt or mixture-pl.")] = "mixture-bt",
+    types: Annotated[str, typer.Option("--types", help="Number of types, or 'auto' to select it (held-out).")] = "auto",
+    ks: Annotated[str, typer.Option("--ks", help="Candidate numbers of types for --types auto.")] = "1-6",
+    level: Level = "annotator",
+    inference: Annotated[str, typer.Option("--inference", help="map, svi or ensemble.")] = "map",
+    restarts: Annotated[int, typer.Option("--restarts", help="Restarts of a mixture fit.")] = 4,
+    prior_scale: Annotated[float, typer.Option("--prior-scale", help="Sd of the Normal prior on reward parameters.")] = 1.0,
+    heldout: Annotated[float, typer.Option(
+        "--heldout", help="Fraction held out to score a fixed model (0: skip); --types auto scores each K anyway.")] = 0.2,
+    device: Device = "auto",
+    seed: Seed = 0,
+    progress: Progress = True,
+    tracking_uri: Tracking = None,
+    data_options: dict = None,
+    inference_options: dict = None,
+):
+    """Fit a preference model (single or mixture of annotator types); save it, its rewards and metrics."""
+    from ..models.mixture import Mixture
+    from ..models.selection import select_n_types
+    from .fitted import heldout_score, load_features
 
-
-def register(app: typer.Typer) -> None:
-    from .data import load_data, with_column_options
-
-    @app.command("fit")
-    @user_errors
-    @with_column_options
-    def fit(
-        path: str = DATA_PATH,
-        features: Optional[Path] = FEATURES,
-        embed: Optional[str] = EMBED,
-        model: str = typer.Option("mixture-bt", "--model", help="bt, pl, mixture-bt or mixture-pl."),
-        types: str = typer.Option("auto", "--types", help="Number of types, or 'auto' to select it (held-out)."),
-        ks: str = typer.Option("1-6", "--ks", help="Candidate numbers of types for --types auto."),
-        level: str = typer.Option("annotator", "--level", help="Mixture level: annotator or observation."),
-        inference: str = typer.Option("map", "--inference", help="map, svi or ensemble."),
-        restarts: int = typer.Option(4, "--restarts", help="Restarts of a mixture fit."),
-        prior_scale: float = typer.Option(1.0, "--prior-scale", help="Sd of the Normal prior on reward parameters."),
-        device: str = DEVICE,
-        seed: int = SEED,
-        out: Path = typer.Option(..., "--out", help="Folder for the fitted model and metrics.json."),
-        progress: bool = PROGRESS,
-        tracking_uri: Optional[str] = TRACKING,
-        columns: dict = None,
-    ):
-        """Fit a preference model (single or mixture of annotator types); save it and its metrics."""
-        from ..models.mixture import Mixture
-        from ..models.selection import select_n_types
-
-        data = load_data(path, columns)
-        feats = load_features(data, features, embed, device)
+    data = load_data(path, data_options, item_level=item_level)
+    with progress_bars(progress):
+        feats, item_names = load_features(data, features, embed, device, item_level, progress=progress)
         base = make_base(model, {"inference": inference, "device": device, "random_state": seed,
-                                 "prior_scale": prior_scale, "progress": progress})
+                                 "prior_scale": prior_scale, "progress": progress, **(inference_options or {})})
         t0 = time.perf_counter()
         selection = None
         if not model.startswith("mixture"):
             if types not in ("auto", "1"):
-                raise ValueError(f"--types {types}: a single model (--model {model}) has one type; use mixture-bt")
-            fitted = base.fit(data, feats)
+                raise DataError(f"--types {types}: a single model (--model {model}) has one type; use mixture-bt")
+            estimator = base
         elif types == "auto":
             selection = select_n_types(data, feats, base=base, ks=parse_ks(ks), level=level, n_restarts=restarts,
                                        random_state=seed, progress=progress)
-            fitted = selection.model
         else:
             try:
                 k = int(types)
             except ValueError:
-                raise ValueError(f"--types: got {types!r}; expected a positive integer or 'auto'") from None
-            fitted = Mixture(base, n_types=k, level=level, n_restarts=restarts, random_state=seed).fit(data, feats)
-        seconds = time.perf_counter() - t0
-        metrics = _metrics(fitted, data, feats, seconds)
+                k = 0
+            if k < 1:
+                raise DataError(f"--types: got {types!r}; expected a positive integer or 'auto'")
+            estimator = Mixture(base, n_types=k, level=level, n_restarts=restarts, random_state=seed)
+        fitted = selection.model if selection is not None else estimator.fit(data, feats, study=False)
+        metrics = _metrics(fitted, data, feats, time.perf_counter() - t0)
         if selection is not None:
-            metrics["selection"] = json.loads(selection.table.to_json(orient="records"))
-        params = {"data": path, "model": model, "types": types, "level": level, "inference": inference,
-                  "restarts": restarts, "prior_scale": prior_scale, "device": device, "seed": seed, **columns}
-        _save_and_log("fit", fitted, out, metrics, params, tracking_uri)
-        typer.echo(f"{metrics['model']} with {metrics['n_types']} type(s), weights "
-                   f"{[round(w, 3) for w in metrics['weights']]}, train log-likelihood "
-                   f"{metrics['train_log_likelihood']:.4f}/observation -> {out}")
+            metrics.update(_selection_metrics(selection))
+        elif heldout > 0:
+            metrics["heldout_log_likelihood"] = heldout_score(estimator, data, feats, test_size=heldout, random_state=seed)
+    params = {"data": path, "model": model, "types": types, "level": level, "inference": inference, "restarts": restarts,
+              "prior_scale": prior_scale, "device": device, "seed": seed, "item_level": item_level,
+              **(inference_options or {}), **(data_options or {})}
+    _finish("fit", fitted, data, feats, item_names, out, path, data_options, item_level, features, embed, metrics,
+            params, tracking_uri, selection)
+    return fitted
 
-    @app.command("select")
-    @user_errors
-    @with_column_options
-    def select(
-        path: str = DATA_PATH,
-        features: Optional[Path] = FEATURES,
-        embed: Optional[str] = EMBED,
-        model: str = typer.Option("bt", "--model", help="Base model: bt or pl."),
-        ks: str = typer.Option("1-8", "--ks", help="Candidate numbers of types: '1-8' or '1,2,4'."),
-        criterion: str = typer.Option("heldout", "--criterion", help="heldout or bic."),
-        split: str = typer.Option("observation", "--split", help="Held-out split: observation or annotator."),
-        level: str = typer.Option("annotator", "--level", help="Mixture level: annotator or observation."),
-        restarts: int = typer.Option(4, "--restarts", help="Restarts of each mixture fit."),
-        device: str = DEVICE,
-        seed: int = SEED,
-        out: Optional[Path] = typer.Option(None, "--out", help="Folder for the chosen model, selection.csv and metrics.json."),
-        progress: bool = PROGRESS,
-        tracking_uri: Optional[str] = TRACKING,
-        columns: dict = None,
-    ):
-        """Choose the number of annotator types; print the table (and save the chosen model)."""
-        from ..models.selection import select_n_types
 
-        data = load_data(path, columns)
-        feats = load_features(data, features, embed, device)
-        base = make_base(model.replace("mixture-", ""), {"device": device, "random_state": seed, "progress": progress})
+def select_command(
+    path: DataPath,
+    features: Features_ = None,
+    embed: Embed = None,
+    item_level: ItemLevel = False,
+    model: Annotated[str, typer.Option("--model", help="Base model: bt or pl.")] = "bt",
+    ks: Annotated[str, typer.Option("--ks", help="Candidate numbers of types: '1-8' or '1,2,4'.")] = "1-8",
+    criterion: Annotated[str, typer.Option("--criterion", help="heldout or bic.")] = "heldout",
+    split: Annotated[str, typer.Option("--split", help="Held-out split: observation or annotator.")] = "observation",
+    level: Level = "annotator",
+    restarts: Annotated[int, typer.Option("--restarts", help="Restarts of each mixture fit.")] = 4,
+    device: Device = "auto",
+    seed: Seed = 0,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Folder for the chosen model, rewards.csv, selection.csv and metrics.json.")] = None,
+    progress: Progress = True,
+    tracking_uri: Tracking = None,
+    data_options: dict = None,
+    inference_options: dict = None,
+):
+    """Choose the number of annotator types; print the table (and save the chosen model)."""
+    from ..models.selection import select_n_types
+    from .fitted import load_features
+    from .runlog import log_command
+
+    data = load_data(path, data_options, item_level=item_level)
+    with progress_bars(progress):
+        feats, item_names = load_features(data, features, embed, device, item_level, progress=progress)
+        base = make_base(model.replace("mixture-", ""), {"device": device, "random_state": seed, "progress": progress,
+                                                         **(inference_options or {})})
         t0 = time.perf_counter()
         result = select_n_types(data, feats, base=base, ks=parse_ks(ks), criterion=criterion, split=split, level=level,
                                 n_restarts=restarts, random_state=seed, refit=out is not None, progress=progress)
         seconds = time.perf_counter() - t0
-        typer.echo(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        typer.echo(f"chosen number of types: {result.k} ({criterion})")
-        if out is not None:
-            from .._io import atomic_path
+    typer.echo(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    typer.echo(f"chosen number of types: {result.k} ({criterion})")
+    params = {"data": path, "model": model, "ks": ks, "criterion": criterion, "split": split, "level": level,
+              "restarts": restarts, "device": device, "seed": seed, "item_level": item_level,
+              **(inference_options or {}), **(data_options or {})}
+    if out is None:
+        log_command("select", path, params=params, metrics={"chosen_k": result.k, "total_seconds": seconds},
+                    per_k=_per_k(result), tracking_uri=tracking_uri)
+        return result
+    metrics = {**_metrics(result.model, data, feats, seconds), **_selection_metrics(result)}
+    _finish("select", result.model, data, feats, item_names, out, path, data_options, item_level, features, embed,
+            metrics, params, tracking_uri, result)
+    return result
 
-            Path(out).mkdir(parents=True, exist_ok=True)
-            with atomic_path(Path(out) / "selection.csv") as tmp:
-                result.table.to_csv(tmp, index=False)
-            metrics = _metrics(result.model, data, feats, seconds)
-            metrics["selection"] = json.loads(result.table.to_json(orient="records"))
-            metrics["chosen_k"] = result.k
-            params = {"data": path, "model": model, "ks": ks, "criterion": criterion, "split": split, "level": level,
-                      "restarts": restarts, "device": device, "seed": seed, **columns}
-            _save_and_log("select", result.model, out, metrics, params, tracking_uri, [Path(out) / "selection.csv"])
+
+def _command(func):
+    return user_errors(with_data_options(with_inference_options(func)))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fit")(_command(fit_command))
+    app.command("select")(_command(select_command))

@@ -28,7 +28,7 @@ def test_cli_aggregate_writes_the_lottery(tmp_path, capsys):
     code = cli_main(["aggregate", str(path), "--rule", "maximal_lottery", "--method", "selfplay", "--device", "cpu", "--out", str(out)])
     assert code == 0
     frame = pd.read_csv(out)
-    assert list(frame.columns) == ["prompt_id", "response_id", "prob", "score"]
+    assert list(frame.columns) == ["prompt_id", "response_id", "prob", "score", "rule"]
     assert len(frame) == 24 and frame["response_id"].iloc[0] == "r0_0"
     expected = mp.aggregate(prof, "maximal_lottery").to_frame()
     np.testing.assert_allclose(frame["prob"], expected["prob"], atol=1e-6)

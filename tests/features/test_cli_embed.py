@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 import mixpref as mp
-from mixpref.cli.embed import embed_data
+from mixpref.features.embed_file import embed_data
 
 from ._helpers import stand_in
 

@@ -24,13 +24,20 @@ def test_fit_and_select_commands(tmp_path, capsys):
     assert code == 0
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert metrics["n_types"] == 2 and metrics["model"] == "Mixture"
+    import pandas as pd
+
+    rewards = pd.read_csv(tmp_path / "m" / "rewards.csv")
+    data = mp.read(csv, annotator="annotator")
+    assert list(rewards.columns) == ["response_id", "prompt_id", "text", "reward_0", "reward_1"]
+    assert len(rewards) == len(data.responses) and rewards["text"].tolist() == data.responses["text"].tolist()
     model = mp.load_model(tmp_path / "m")
     assert model.responsibilities_.shape == (30, 2)
     code = main(["select", str(csv), "--annotator", "annotator", "--features", str(feats), "--ks", "1-3",
                  "--restarts", "1", "--device", "cpu", "--out", str(tmp_path / "s"), "--no-progress"])
     assert code == 0
     assert "chosen number of types" in capsys.readouterr().out
-    assert json.loads((tmp_path / "s" / "metrics.json").read_text())["chosen_k"] in (1, 2, 3)
+    # the known answer: two well-separated types (logit_sd=3) drew this data
+    assert json.loads((tmp_path / "s" / "metrics.json").read_text())["chosen_k"] == 2
 
 
 def test_cli_user_errors_exit_2(tmp_path, capsys):
@@ -72,4 +79,9 @@ def test_aggregate_from_a_fitted_model(tmp_path, capsys):
     assert set(lottery.columns) >= {"prompt_id", "response_id", "prob"}
     assert lottery.groupby("prompt_id")["prob"].sum().round(6).eq(1).all()
     assert main(["aggregate", str(tmp_path / "profile.npz"), "--compare"]) == 0
+    # the model folder records its data and features (source.json): --model alone is enough
+    assert main(["aggregate", "--model", str(tmp_path / "m"), "--rule", "borda", "--out", str(tmp_path / "l2.csv")]) == 0
+    again = pd.read_csv(tmp_path / "l2.csv")
+    assert again["prob"].tolist() == lottery["prob"].tolist() and "text" in again.columns
+    (tmp_path / "m" / "source.json").unlink()
     assert main(["aggregate", "--model", str(tmp_path / "m")]) == 2

@@ -52,11 +52,12 @@ def test_export_from_lottery_file(setup, tmp_path, capsys):
     lot_path = tmp_path / "lottery.csv"
     mp.aggregate(prof, "pooled", temperature=1.0).to_frame().to_csv(lot_path, index=False)
     out = tmp_path / "pairs.parquet"
-    code = main(["export", str(data_path), "--lottery", str(lot_path), "--out", str(out)])
+    with pytest.warns(UserWarning, match="no pooled matrix"):
+        code = main(["export", str(data_path), "--lottery", str(lot_path), "--out", str(out)])
     assert code == 0, capsys.readouterr()
     pairs = pd.read_parquet(out)
     assert pairs.chosen.tolist() == ["x", "x", "v"] and pairs.rejected.tolist() == ["y", "z", "u"]
-    assert pairs.p_chosen.isna().all()  # a lottery file carries no pooled matrix
+    assert "p_chosen" not in pairs.columns  # a lottery file carries no pooled matrix: left out, with a warning
 
 
 def test_export_user_errors_exit_2(setup, tmp_path, capsys):

@@ -42,7 +42,10 @@ def test_study_run_calls_main_with_small_and_extra_args(cli, tmp_path, monkeypat
     monkeypatch.setitem(studies_registry.STUDIES, "toy", (str(script), "a toy study"))
     result = cli("study", "run", "toy", "--small", "--data", "x.csv")
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "argv.json").read_text()) == ["--small", "--data", "x.csv"]
+    # --small writes to ./mixpref-runs/studies-small/NAME, never over the committed results (mixpref/cli/study.py)
+    argv = json.loads((tmp_path / "argv.json").read_text())
+    assert argv[:3] == ["--small", "--data", "x.csv"] and argv[3] == "--out"
+    assert argv[4].endswith("mixpref-runs/studies-small/toy")
 
 def test_study_run_user_errors_exit_2(cli, tmp_path, monkeypatch):
     from mixpref import studies_registry
