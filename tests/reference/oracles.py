@@ -82,19 +82,24 @@ def plackett_luce_loglik(r, ranking):
 
 # ---------------------------------------------------------------- observation x type matrices
 def comparison_loglik_matrix(R, a, b, y, ties="half", nu=None):
-    """(n, K) log-likelihood of each comparison under each type's rewards R (K, n_responses)."""
+    """(n, K) log-likelihood of each comparison under each type's rewards R (K, n_responses).
+
+    The same formulas as :func:`bt_half_loglik` and :func:`davidson_loglik`, over all
+    observations at once (the scalar versions check this one in test_oracles.py).
+    """
     R = np.atleast_2d(np.asarray(R, dtype=np.float64))
-    nu = None if nu is None else np.broadcast_to(np.asarray(nu, dtype=np.float64), (R.shape[0],))
-    out = np.zeros((len(a), R.shape[0]))
-    for i in range(len(a)):
-        for k in range(R.shape[0]):
-            if ties == "half":
-                out[i, k] = bt_half_loglik(R[k], a[i], b[i], y[i])
-            elif ties == "davidson":
-                out[i, k] = davidson_loglik(R[k], a[i], b[i], y[i], nu[k])
-            else:
-                raise ValueError(ties)
-    return out
+    a, b, y = np.asarray(a), np.asarray(b), np.asarray(y, dtype=np.float64)[:, None]
+    ra, rb = R[:, a].T, R[:, b].T  # (n, K)
+    if ties == "half":
+        return y * log_sigmoid(ra - rb) + (1.0 - y) * log_sigmoid(rb - ra)
+    if ties != "davidson":
+        raise ValueError(ties)
+    log_nu = np.log(np.broadcast_to(np.asarray(nu, dtype=np.float64), (R.shape[0],)))[None, :]
+    log_tie = log_nu + 0.5 * (ra + rb)
+    log_z = logsumexp(np.stack([ra, rb, np.broadcast_to(log_tie, ra.shape)]), axis=0)
+    if not np.isin(y, (0.0, 0.5, 1.0)).all():
+        raise ValueError("labels must be 0, 0.5 or 1")
+    return np.where(y == 1.0, ra, np.where(y == 0.0, rb, log_tie)) - log_z
 
 
 def ranking_loglik_matrix(R, rankings):
@@ -105,12 +110,15 @@ def ranking_loglik_matrix(R, rankings):
 
 # ---------------------------------------------------------------- mixtures
 def group_sums(ll, groups):
-    """(G, K) per-group sums of the (n, K) observation log-likelihoods; groups are labels (any hashable)."""
+    """(G, K) per-group sums of the (n, K) observation log-likelihoods; groups are labels (any hashable).
+
+    Returns (labels, sums) with labels in order of first appearance.
+    """
     labels = list(dict.fromkeys(groups))
+    row = {label: g for g, label in enumerate(labels)}
     out = np.zeros((len(labels), ll.shape[1]))
-    for g, label in enumerate(labels):
-        rows = [i for i, x in enumerate(groups) if x == label]
-        out[g] = ll[rows].sum(axis=0)
+    for i, label in enumerate(groups):
+        out[row[label]] += ll[i]
     return labels, out
 
 
@@ -118,7 +126,7 @@ def mixture_log_marginal(ll, groups, weights):
     """sum over groups of log sum_k w_k prod_{i in group} p_k(obs_i) (the type summed out exactly)."""
     _, gll = group_sums(ll, groups)
     logw = np.log(np.asarray(weights, dtype=np.float64))
-    return float(sum(logsumexp(logw + row) for row in gll))
+    return float(logsumexp(logw[None, :] + gll, axis=1).sum())
 
 
 def type_posterior(ll, groups, weights):

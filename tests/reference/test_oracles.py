@@ -84,3 +84,18 @@ def test_gelu_is_x_times_the_normal_cdf():
 
     x = np.linspace(-3, 3, 13)
     np.testing.assert_allclose(O.gelu(x), x * norm.cdf(x), rtol=1e-12, atol=1e-15)
+
+
+def test_vectorised_comparison_matrix_equals_the_scalar_formulas():
+    rng = np.random.default_rng(2)
+    R = rng.normal(size=(3, 7))
+    a = rng.integers(0, 7, size=20)
+    b = (a + rng.integers(1, 7, size=20)) % 7
+    y = rng.choice([0.0, 0.5, 1.0], size=20)
+    nu = np.array([0.3, 1.0, 2.0])
+    half = O.comparison_loglik_matrix(R, a, b, y, ties="half")
+    dav = O.comparison_loglik_matrix(R, a, b, y, ties="davidson", nu=nu)
+    for i in range(20):
+        for k in range(3):
+            assert half[i, k] == pytest.approx(O.bt_half_loglik(R[k], a[i], b[i], y[i]), rel=1e-13)
+            assert dav[i, k] == pytest.approx(O.davidson_loglik(R[k], a[i], b[i], y[i], nu[k]), rel=1e-13)
