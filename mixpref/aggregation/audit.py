@@ -66,6 +66,28 @@ def _ranking_agrees(rel, probs, scores, mask):
     return np.where(off, above == (rel > 0), True).all(axis=(1, 2))
 
 
+def _iterated_agrees(profile, spec, options, idx, rel):
+    """(len(idx),) bool: re-applying the rule to the candidates not yet ranked yields ``rel``'s order.
+
+    The rule's winner is ranked first, removed, and the rule runs again on the rest (a
+    social choice function read as a ranking); a prompt agrees when every step's lottery
+    puts all its mass on the top of the remaining majority order.
+    """
+    sub = _subset(profile, idx)
+    rel = rel[idx]
+    remaining = sub.mask.copy()
+    agrees = np.ones(len(idx), dtype=bool)
+    rows = np.arange(len(idx))
+    while (remaining.sum(axis=1) >= 2).any():
+        live = remaining.sum(axis=1) >= 2
+        step = Profile(sub.matrices, sub.weights, rewards=sub.rewards, samples=sub.samples, mask=remaining, ties=sub.ties)
+        probs = spec.compute(step, **options)[0]
+        top = condorcet_winner(rel, remaining)  # a restriction of a linear order keeps a top
+        agrees &= ~live | (probs[rows, top] >= CHOSEN_PROB)
+        remaining[rows[live], top[live]] = False
+    return agrees
+
+
 def _condorcet(rel, mask, probs):
     cw = condorcet_winner(rel, mask)
     has = cw >= 0
@@ -175,7 +197,7 @@ def _as_probs(name, obj, profile):
     return probs, scores
 
 
-def audit(profile, rules=None, lotteries=None, options=None, n_spot=100, random_state=0):
+def audit(profile, rules=None, lotteries=None, options=None, n_spot=100, max_pmc=1000, random_state=0):
     """Tabulate each rule's (and each given lottery's) axioms, distortion, exploitability and worst-off type.
 
     Parameters
@@ -193,6 +215,9 @@ def audit(profile, rules=None, lotteries=None, options=None, n_spot=100, random_
         Per-rule options, e.g. ``{"maximal_lottery": {"method": "selfplay"}}``.
     n_spot : int, default 100
         Prompts (drawn at random) used for the monotonicity spot checks.
+    max_pmc : int, default 1000
+        At most this many prompts (drawn at random among those whose majority is a linear
+        order) for the re-applied rule in ``pmc_consistent``; all of them when fewer.
     random_state : int, default 0
 
     Returns
@@ -213,11 +238,16 @@ def audit(profile, rules=None, lotteries=None, options=None, n_spot=100, random_
           the same under the *weighted type-majority* relation (``Profile.majority``).
         * ``pmc_prompts`` / ``pmc_consistent``: pairwise-majority consistency (Ge et al.
           2024): prompts whose weighted type-majority relation is a strict linear order /
-          the fraction of them where the rule's ranking equals that order. A rule's
-          ranking orders candidates by probability, then by the rule's score (for the
-          ``pooled`` rule, the fitted Bradley–Terry strengths); candidates tied in both are
-          unordered, which counts as inconsistent. Lottery rules rank the candidates
-          outside their support by score, so a Condorcet-consistent lottery can still fail.
+          the fraction of them where the rule's ranking is that order. A rule's ranking is
+          read by re-applying it: its winner first, then the winner of the rule on the
+          remaining candidates, and so on; a step agrees when the lottery puts all its
+          mass on the top of the remaining order (so every Condorcet-consistent rule
+          scores 1). A lottery passed in ranks by probability, then by its scores if it
+          has any; ties are unordered, which counts as inconsistent.
+          ``pmc_score_consistent``: the one-shot reading, candidates ordered by the rule's
+          probability, then its score (for the ``pooled`` rule the fitted Bradley–Terry
+          strengths: Ge et al.'s reward-model ranking); ties count as inconsistent, so
+          lottery rules that score all losers alike fail it.
         * ``monotonicity_checked`` / ``monotonicity_violations``: spot checks (rules only,
           NaN for lotteries): on ``n_spot`` random prompts the lottery's most probable
           candidate is raised for every type (half of each type's probability of losing to
@@ -251,7 +281,7 @@ def audit(profile, rules=None, lotteries=None, options=None, n_spot=100, random_
     >>> prof = mp.Profile(np.stack([rank([0, 1, 2]), rank([1, 2, 0])])[None], weights=[0.6, 0.4])
     >>> table = audit(prof, rules=["pooled", "maximal_lottery", "kemeny"])
     >>> table["pmc_consistent"].tolist(), table["condorcet_majority"].tolist()
-    ([0.0, 0.0, 1.0], [0.0, 1.0, 1.0])
+    ([0.0, 1.0, 1.0], [0.0, 1.0, 1.0])
     """
     from . import rules as _rules  # noqa: F401 - importing the rules registers them
     from .registry import get_rule, rule_names
@@ -287,6 +317,9 @@ def audit(profile, rules=None, lotteries=None, options=None, n_spot=100, random_
     best_welfare = np.where(mask, welfare, -np.inf).max(axis=1)
     best_u = np.where(mask[:, None, :], u, -np.inf).max(axis=2)  # (P, K)
     rng = np.random.default_rng(random_state)
+    pmc_idx = np.flatnonzero(linear)
+    if len(pmc_idx) > max_pmc:
+        pmc_idx = np.sort(rng.choice(pmc_idx, size=max_pmc, replace=False))
 
     entries = []
     for spec in specs:
@@ -308,8 +341,14 @@ def audit(profile, rules=None, lotteries=None, options=None, n_spot=100, random_
         row["condorcet_pooled_prompts"], row["condorcet_pooled"] = _condorcet(rel_pooled, mask, probs)
         row["condorcet_majority_prompts"], row["condorcet_majority"] = _condorcet(rel_major, mask, probs)
         row["pmc_prompts"] = int(linear.sum())
-        agree = _ranking_agrees(rel_major[linear], probs[linear], scores[linear], mask[linear])
-        row["pmc_consistent"] = float(agree.mean()) if linear.any() else np.nan
+        one_shot = _ranking_agrees(rel_major[linear], probs[linear], scores[linear], mask[linear])
+        row["pmc_score_consistent"] = float(one_shot.mean()) if linear.any() else np.nan
+        if not linear.any():
+            row["pmc_consistent"] = np.nan
+        elif spec is None:
+            row["pmc_consistent"] = row["pmc_score_consistent"]
+        else:
+            row["pmc_consistent"] = float(_iterated_agrees(profile, spec, opts, pmc_idx, rel_major).mean())
         if spec is not None and n_spot > 0:
             row["monotonicity_checked"], row["monotonicity_violations"] = _monotonicity(profile, spec, opts, n_spot, rng)
         else:

@@ -33,13 +33,15 @@ def test_ge_example_bt_ranking_disagrees_with_the_pairwise_majority():
     table = audit(_ge_profile(), rules=["pooled", "borda", "copeland", "kemeny", "majority", "maximal_lottery"])
     assert table["pmc_prompts"].tolist() == [1] * 6
     assert table.loc["pooled", "pmc_consistent"] == 0.0
+    assert table.loc["pooled", "pmc_score_consistent"] == 0.0  # BT strengths rank b first
     assert table.loc["borda", "pmc_consistent"] == 0.0
-    assert table.loc["copeland", "pmc_consistent"] == 1.0
-    assert table.loc["kemeny", "pmc_consistent"] == 1.0
-    # the maximal lottery picks the Condorcet winner a but ties b and c below it (both lose
-    # to a by 0.2), so as a ranking it is not the majority order
+    for rule in ("copeland", "kemeny", "majority", "maximal_lottery"):  # Condorcet-consistent
+        assert table.loc[rule, "pmc_consistent"] == 1.0, rule
+    assert table.loc["copeland", "pmc_score_consistent"] == 1.0
+    # read in one shot, the maximal lottery picks a but scores b and c alike (both lose to
+    # a by 0.2): its scores are not a ranking
     assert table.loc["maximal_lottery", "condorcet_majority"] == 1.0
-    assert table.loc["maximal_lottery", "pmc_consistent"] == 0.0
+    assert table.loc["maximal_lottery", "pmc_score_consistent"] == 0.0
     assert table.loc["pooled", "condorcet_majority"] == 0.0
     # the pooled relation of deterministic voters is the majority relation
     assert table["condorcet_pooled"].tolist() == table["condorcet_majority"].tolist()
@@ -89,7 +91,7 @@ def test_three_type_cycle_maximal_lottery_is_unexploitable_and_pooled_is_not():
     assert table.loc["maximal_lottery", "max_exploitability"] <= 1e-6
     assert table.loc["pooled", "max_exploitability"] > 0.1
     assert table["pmc_prompts"].tolist() == [0, 0]
-    assert table["pmc_consistent"].isna().all()
+    assert table["pmc_consistent"].isna().all() and table["pmc_score_consistent"].isna().all()
     lp = audit(prof, rules=["maximal_lottery"])
     assert lp.loc["maximal_lottery", "max_exploitability"] <= 1e-6
 
@@ -192,6 +194,7 @@ def test_bad_lotteries_and_options_raise_data_errors():
 # ---------------------------------------------------------------------- pref_voting oracles
 pv_profiles = pytest.importorskip("pref_voting.profiles")
 from pref_voting.other_methods import pareto  # noqa: E402
+from pref_voting.scoring_methods import borda  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -240,10 +243,19 @@ def test_audit_columns_match_pref_voting_on_random_elections(elections):
     linear = [i for i, o in enumerate(orders) if o is not None]
     assert table["pmc_prompts"].tolist() == [len(linear)] * 4
     assert table.loc["copeland", "pmc_consistent"] == 1.0
-    borda_agrees = []
+    assert table.loc["copeland", "pmc_score_consistent"] == 1.0
+    assert table.loc["maximal_lottery", "pmc_consistent"] == 1.0
+    one_shot, iterated = [], []
     for i in linear:
         scores = pv[i].borda_scores()
         s = [scores[c] for c in orders[i]]
-        borda_agrees.append(all(a > b for a, b in zip(s, s[1:])))
-    assert 0 < np.mean(borda_agrees) < 1
-    assert table.loc["borda", "pmc_consistent"] == pytest.approx(np.mean(borda_agrees))
+        one_shot.append(all(a > b for a, b in zip(s, s[1:])))
+        # Borda re-applied to the candidates not yet ranked: a unique winner at every step
+        ok = True
+        for k in range(len(orders[i]) - 1):
+            winners = borda(pv[i], curr_cands=orders[i][k:])
+            ok &= winners == [orders[i][k]]
+        iterated.append(ok)
+    assert 0 < np.mean(one_shot) < 1 and 0 < np.mean(iterated) < 1
+    assert table.loc["borda", "pmc_score_consistent"] == pytest.approx(np.mean(one_shot))
+    assert table.loc["borda", "pmc_consistent"] == pytest.approx(np.mean(iterated))
