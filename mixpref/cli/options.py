@@ -214,17 +214,29 @@ def _option_value(text: str):
 def progress_bars(enabled: bool):
     """``enabled=False`` silences every progress bar, restored afterwards.
 
-    tqdm (>= 4.66) reads ``TQDM_DISABLE`` whenever a bar is created, which covers our bars
-    and those of transformers (model loading) and huggingface_hub, which subclass tqdm;
-    their own switches are flipped too, but only when already imported (importing
-    transformers just to silence it would cost seconds).
+    Every bar of tqdm, including those of transformers (model loading) and huggingface_hub,
+    which subclass it, is created disabled. tqdm reads ``TQDM_DISABLE`` only when it is
+    first imported, so the environment variable (set too, for child processes) is not
+    enough: for the duration, ``tqdm.__init__`` forces ``disable=True``. transformers' and
+    huggingface_hub's own switches are flipped as well when those are already imported
+    (importing transformers just to silence it would cost seconds).
     """
     if enabled:
         yield
         return
+    from tqdm import std
+
     saved = {name: os.environ.get(name) for name in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")}
     os.environ.update({name: "1" for name in saved})
-    restore = []
+    original_init = std.tqdm.__init__
+
+    @functools.wraps(original_init)
+    def quiet_init(self, *args, **kwargs):
+        kwargs["disable"] = True
+        original_init(self, *args, **kwargs)
+
+    std.tqdm.__init__ = quiet_init
+    restore = [lambda: setattr(std.tqdm, "__init__", original_init)]
     if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging
 
