@@ -1,9 +1,11 @@
 """The ``mixpref`` command.
 
 Each stage registers its commands from its own module (``mixpref/cli/<stage>.py`` with a
-``register(app)`` function), so commands import only what they use, when they run.
-A user's mistake (bad path, malformed data, unknown option value) prints one line and
-exits with code 2, never a traceback.
+``register(app)`` function), so commands import only what they use, when they run. The
+commands are plain functions (``mixpref.cli.models.fit_command``, ...) that Python code and
+tests call directly; typer wraps them. A user's mistake (bad path, malformed data, unknown
+option value) prints one line and exits with code 2, never a traceback; an internal bug
+prints a short hint and exits with code 1 (see :mod:`mixpref.cli.errors`).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ for _name in _COMMAND_MODULES:
 
 
 def main(argv=None):
-    """Run the CLI; user errors exit with code 2 and a one-line message."""
+    """Run the CLI on ``argv``; returns the exit code (0 ok, 2 the user's mistake, 1 a bug)."""
     from .errors import run_app
 
     return run_app(app, argv)

@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import DataError
 from .errors import user_errors
 
 
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
         try:
             k_values = tuple(int(k) for k in ks.split(",") if k.strip())
         except ValueError:
-            raise ValueError(f"--ks {ks!r}: expected integers separated by commas, e.g. 1,2,3") from None
+            raise DataError(f"--ks {ks!r}: expected integers separated by commas, e.g. 1,2,3") from None
         result = run_demo(
             out_dir=out, cache_dir=cache_dir, tracking_uri=tracking_uri, ks=k_values, rule=rule,
             small=small, device=device, random_state=seed, console=console,
