@@ -1,1 +1,11 @@
-"""Evaluation of fitted preference models on held-out data: calibration (``calibration``)."""
+"""Evaluation of fitted preference models on held-out data.
+
+``mp.evaluate.calibration(model, data, features)`` is the function (it shadows the module
+of the same name as an attribute of this package; import helpers from
+``mixpref.evaluate.calibration`` as usual, e.g. ``from mixpref.evaluate.calibration import
+plot_calibration``).
+"""
+
+from .calibration import Calibration, calibration, plot_calibration, reliability_table
+
+__all__ = ["Calibration", "calibration", "plot_calibration", "reliability_table"]

@@ -148,3 +148,9 @@ def test_a_fitted_mixture_is_roughly_calibrated_on_held_out_data():
     assert result.n_comparisons == len(test)
     assert result.ece < 0.1
     assert result.pairs is not None and (result.pairs["n_annotators"] >= 2).all()
+
+
+def test_the_package_exports_the_function():
+    import mixpref.evaluate as evaluate
+
+    assert evaluate.calibration is calibration and callable(evaluate.calibration)
