@@ -42,8 +42,10 @@ def within_annotator_split(data, test_size, seed):
     for a in np.unique(ann):
         idx = np.flatnonzero(ann == a)
         test[rng.choice(idx, size=max(1, int(round(test_size * len(idx)))), replace=False)] = True
+    from mixpref.data.operations import take
+
     none = np.zeros(0, dtype=int)
-    return data._take(np.flatnonzero(~test), none), data._take(np.flatnonzero(test), none)
+    return take(data, np.flatnonzero(~test), none), take(data, np.flatnonzero(test), none)
 
 
 def run_cell(logit_sd, per_annotator, n_annotators, dim, seed, max_steps):

@@ -1,0 +1,95 @@
+"""Fitting the low-rank person model: a discrete-mixture start, LBFGS on the exact objective, SVI.
+
+The start is the corner of the simplex: a K-type mixture fitted by the shared MAP machinery
+(:func:`mixpref.models.inference.fit_map`: pooled fit, score-vector k-means, LBFGS on the
+exact marginal) gives the basis rewards and, through its responsibilities, each person's
+starting weights. LBFGS on :func:`._lowrank_engine.log_joint` then moves the persons off the
+corners. ``inference="svi"`` continues with an AutoNormal guide from the MAP point.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from . import _engine as E
+from . import _lowrank_engine as L
+from .inference import FitTrace, fit_map
+from .inference.optimizers import adam, lbfgs
+
+
+def initial_params(lr: L.LowRankSpec, problem, opts, trace) -> dict:
+    """Basis from a K-type mixture (or the single model for rank 1); weights from its responsibilities."""
+    K, G = lr.rank, problem.n_groups
+    if K == 1:
+        spec = replace(lr.basis, n_types=1)
+        p, _ = fit_map(spec, problem, max_steps=opts["max_steps"], optimizer=opts["optimizer"], lr=opts["lr"],
+                       random_state=opts["random_state"], trace=trace)
+        resp = torch.ones((G, 1), dtype=problem.dtype, device=problem.device)
+    else:
+        spec = replace(lr.basis, n_types=K, concentration=1.0)
+        p, _ = fit_map(spec, problem, n_restarts=opts["n_restarts"], max_steps=opts["max_steps"],
+                       optimizer=opts["optimizer"], lr=opts["lr"], random_state=opts["random_state"], trace=trace)
+        resp = E.responsibilities(spec, p, problem)
+    params = {k: v.clone() for k, v in p.items() if k in E.REWARD_PARAMS or k == "alpha"}
+    if "tie" in p:
+        params["tie"] = p["tie"].mean().reshape(1)
+    if lr.weights == "simplex":
+        # a little off the corners, where the softmax gradient vanishes
+        params["eta"] = torch.log(resp.clamp_min(0.05))
+    else:
+        params["u"] = resp.clone()
+        params["mu"] = resp.mean(0)
+    return params
+
+
+def fit_lowrank(lr: L.LowRankSpec, problem, opts):
+    """MAP fit (and SVI draws when ``opts["inference"] == "svi"``); returns (params, objective, trace, samples)."""
+    trace = FitTrace()
+    t0 = time.perf_counter()
+    n = max(problem.n_obs, 1)
+    p0 = initial_params(lr, problem, opts, trace)
+
+    def objective(p):
+        return L.log_joint(lr, p, problem) / n
+
+    start = time.perf_counter()
+    if opts["optimizer"] == "adam":
+        params, value, iters = adam(objective, p0, steps=opts["max_steps"], lr=opts["lr"], progress=opts["progress"])
+    else:
+        params, value, iters = lbfgs(objective, p0, max_iter=opts["max_steps"], progress=opts["progress"], desc="lowrank")
+    trace.restarts.append({"init": "mixture corner", "objective": value, "iterations": iters,
+                           "seconds": time.perf_counter() - start})
+    samples = None
+    attributes = {}
+    if opts["inference"] == "svi":
+        params, samples, losses = fit_svi(lr, problem, params, opts)
+        attributes["svi_losses_"] = np.asarray(losses)
+        with torch.no_grad():
+            value = float(objective(params))
+    trace.seconds = time.perf_counter() - t0
+    return params, value, trace, samples, attributes
+
+
+def fit_svi(lr: L.LowRankSpec, problem, init: dict, opts):
+    """AutoNormal posterior over the basis and the weights, started at the MAP point."""
+    import pyro
+    from pyro.infer import SVI, Trace_ELBO
+    from pyro.infer.autoguide import AutoNormal, init_to_value
+
+    pyro.set_rng_seed(int(opts["random_state"]))
+    pyro.clear_param_store()
+    n_groups = L.group_weights(lr, init).shape[0]
+    model = L.pyro_model(lr, problem, n_groups)
+    guide = AutoNormal(model, init_loc_fn=init_to_value(values=L.weight_site_values(lr, init)), init_scale=0.01)
+    svi = SVI(model, guide, pyro.optim.ClippedAdam({"lr": opts["svi_lr"]}), Trace_ELBO())
+    scale = max(problem.n_obs, 1)
+    losses = [svi.step() / scale for _ in range(int(opts["svi_steps"]))]
+    with torch.no_grad():
+        median = L.sites_to_params(lr, {k: v.detach() for k, v in guide.median().items()})
+        draws = [L.sites_to_params(lr, {k: v.detach() for k, v in guide().items()}) for _ in range(int(opts["n_samples"]))]
+    samples = {k: torch.stack([d[k].cpu() for d in draws]) for k in draws[0]}
+    return median, samples, losses
