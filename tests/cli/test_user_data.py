@@ -49,11 +49,11 @@ def test_mt_bench_in_four_commands(tmp_path, capsys):
     m = tmp_path / "m"
     # 1. look at the data
     assert main(["data", "summary", data, *COLUMNS]) == 0
-    assert "1,500" in capsys.readouterr().out or True
+    assert "mt_bench_human_judgments.csv" in capsys.readouterr().out
     # 2. fit item-level (comparisons pooled over questions: no --prompt)
     args = [a for a in COLUMNS if a not in ("--prompt", "question_id")]
     assert main(["fit", data, "--item-level", *args, "--ks", "1-2", "--restarts", "1", "--device", "cpu",
-                 "--no-progress", "--out", str(m)]) == 0
+                 "--no-progress", "--tracking-uri", "none", "--out", str(m)]) == 0
     printed = capsys.readouterr().out
     rewards = pd.read_csv(m / "rewards.csv")
     assert list(rewards.columns[:2]) == ["response_id", "text"] and len(rewards) == len(MODELS)
@@ -65,10 +65,11 @@ def test_mt_bench_in_four_commands(tmp_path, capsys):
     source = json.loads((m / "source.json").read_text())
     assert source["item_level"] and sorted(source["item_names"]) == sorted(MODELS)
     # 3. compare the rules on the fitted population (data and features come from m/source.json)
-    assert main(["aggregate", "--model", str(m), "--compare", "--no-progress"]) == 0
+    assert main(["aggregate", "--model", str(m), "--compare", "--no-progress", "--tracking-uri", "none"]) == 0
     assert "maximal_lottery" in capsys.readouterr().out
     # 4. the lottery over the items, with their names
-    assert main(["aggregate", "--model", str(m), "--rule", "borda", "--out", str(tmp_path / "lottery.csv")]) == 0
+    assert main(["aggregate", "--model", str(m), "--rule", "borda", "--tracking-uri", "none",
+                 "--out", str(tmp_path / "lottery.csv")]) == 0
     lottery = pd.read_csv(tmp_path / "lottery.csv")
     assert set(lottery.columns) >= {"prompt_id", "response_id", "text", "prob", "rule"}
     assert lottery.sort_values("prob", ascending=False)["text"].iloc[0] == "gpt-4"
