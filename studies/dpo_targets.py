@@ -25,7 +25,7 @@ from mixpref.dpo.group_robust import type_pairs, type_win_rates
 from mixpref.reporting import Report, grouped_bars
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from aggregation_rules import cycle_profile, majority_minority_profile  # noqa: E402
+from aggregation_rules import cycle_profile, majority_minority_profile
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dpo_targets"
 RULES = ["majority", "pooled", "borda", "copeland", "maximal_lottery", "maxmin"]
@@ -50,7 +50,7 @@ def run_population(key, profile, beta, steps, run):
         rates = type_win_rates(profile, probs, reference)
         support = lottery.probs > 1e-6
         row = {"rule": rule, "pairs": len(pairs), "mass_on_lottery_support": float(np.mean((probs * support).sum(1))),
-               "tv_hard": tv(probs, lottery.probs)}
+               "tv_to_lottery": tv(probs, lottery.probs)}
         # soft DPO on the head-to-head labels (the old default): its optimum is not the lottery
         soft_old = mp.dpo.train_tabular(pairs, lottery, loss="soft", beta=0.1, steps=steps).probs if len(pairs) else reference
         row["tv_soft_pairwise_b0.1"] = tv(soft_old, lottery.probs)
@@ -58,25 +58,27 @@ def run_population(key, profile, beta, steps, run):
         for b in BETAS:
             soft_pairs = mp.to_dpo_pairs(lottery, strategy="all_pairs", beta=b)
             soft = mp.dpo.train_tabular(soft_pairs, lottery, loss="soft", beta=b, steps=steps).probs if len(soft_pairs) else reference
-            row[f"tv_soft_b{b:g}"] = tv(soft, lottery.probs)
+            row[f"tv_soft_b{b:g}" if b != 1.0 else "tv_to_lottery_soft"] = tv(soft, lottery.probs)
         row.update({f"type{k}_vs_reference": float(r) for k, r in enumerate(rates)})
         row["worst_type_vs_reference"] = float(rates.min())
         rows.append(row)
         run.log_metrics({f"{rule}.worst_vs_reference": row["worst_type_vs_reference"],
-                         **{f"{rule}.tv_soft_b{b:g}": row[f"tv_soft_b{b:g}"] for b in BETAS}})
+                         f"{rule}.tv_soft_b0.1": row["tv_soft_b0.1"], f"{rule}.tv_to_lottery_soft": row["tv_to_lottery_soft"]})
     # group-robust DPO on each type's own labels (no aggregation), next to the rules
     lottery = mp.aggregate(profile, "maxmin")
     pairs = type_pairs(profile)
     robust = mp.dpo.train_tabular(pairs, lottery, loss="group_robust", beta=beta, steps=100, group_rounds=40)
     pooled = mp.dpo.train_tabular(pairs, lottery, loss="soft", beta=beta, steps=steps)
-    for name, policy in (("group_robust (type labels)", robust), ("pooled (type labels)", pooled)):
-        rates = type_win_rates(profile, policy.probs, reference)
-        row = {"rule": name, "pairs": len(pairs)}
+    group_rows = []
+    for name, probs in (("group_robust (type labels)", robust.probs), ("pooled (type labels)", pooled.probs),
+                        ("maxmin lottery", lottery.probs)):
+        rates = type_win_rates(profile, probs, reference)
+        row = {"training": name, "pairs": len(pairs) if "labels" in name else 0}
         row.update({f"type{k}_vs_reference": float(r) for k, r in enumerate(rates)})
         row["worst_type_vs_reference"] = float(rates.min())
-        rows.append(row)
-    run.log_metrics({"group_robust.worst_vs_reference": rows[-2]["worst_type_vs_reference"]})
-    return pd.DataFrame(rows)
+        group_rows.append(row)
+    run.log_metrics({"group_robust.worst_vs_reference": group_rows[0]["worst_type_vs_reference"]})
+    return pd.DataFrame(rows), pd.DataFrame(group_rows)
 
 
 def tiny_lm_run(work_dir, steps, seed):
@@ -121,7 +123,7 @@ def main(argv=None):
             ("condorcet_cycle", "Condorcet cycle", cycle_profile(n_prompts, 3.0, rng)),
         ):
             with study.run(key, params={"population": key, "beta": args.beta, "steps": steps}) as run:
-                table = run_population(key, profile, args.beta, steps, run)
+                table, group_table = run_population(key, profile, args.beta, steps, run)
             results[key] = table
             report.text(f"## {title}")
             report.table(table, f"{key}_dpo", f"{title}: trained policy vs reference, per type", floatfmt=".3f")
@@ -130,17 +132,24 @@ def main(argv=None):
                                [c.replace("_vs_reference", "") for c in cols])
             report.figure(fig, f"{key}_dpo", f"{title}: each type's win rate of the DPO-trained policy")
             report.text(
-                "`tv_hard` is the total-variation distance between the rule's lottery and the policy trained with "
+                "`tv_to_lottery` is the total-variation distance between the rule's lottery and the policy trained with "
                 "hard-label DPO (`loss='sigmoid'`) at beta = {beta:g}: hard pairs push the policy onto the lottery's top "
                 "candidates, so a mixed lottery (maximal lottery on a cycle, max-min) is not reproduced. "
                 "`tv_soft_pairwise_b0.1` trains soft-label DPO at the trainers' default beta = 0.1 on the head-to-head "
                 "labels (`to_dpo_pairs(lottery)`, p = the pooled P(chosen beats rejected)): its optimum is not the "
                 "lottery. `tv_soft_b*` uses `to_dpo_pairs(lottery, beta=b)`, labels sigma(b log(q_c/q_r)) relative to the "
-                "(uniform) reference, whose soft-DPO optimum at that beta is the lottery: it is reached at every beta. "
-                "The last two rows train on each type's own labels (`mp.dpo.type_pairs`): group-robust DPO "
-                "(`loss='group_robust'`, exponentiated-gradient weights on the types' excess losses) against pooling "
-                "the same pairs; compare their worst type with max-min aggregation's. Type columns are each type's "
-                "win rate of the trained policy against the uniform reference (for the rule rows: the hard-label policy).".format(beta=args.beta)
+                "(uniform) reference, whose soft-DPO optimum at that beta is the lottery: it is reached at every beta "
+                "(`tv_to_lottery_soft` is b = 1). Type columns are each type's win rate of the hard-label policy "
+                "against the uniform reference.".format(beta=args.beta)
+            )
+            report.table(group_table, f"{key}_group_robust",
+                         f"{title}: group-robust DPO on each type's own labels vs pooling them vs max-min aggregation",
+                         floatfmt=".3f")
+            report.text(
+                "Group-robust DPO (`loss='group_robust'`: exponentiated-gradient weights on the types' excess losses, "
+                "GR-DPO) and plain soft DPO train on the same pairs, each type's own labels (`mp.dpo.type_pairs`); "
+                "the max-min row is the max-min lottery itself. Group-robust training balances the types globally "
+                "(one weight per type over all prompts), max-min per prompt."
             )
         if not args.no_lm:
             with study.run("tiny_lm", params={"loss": "sigmoid", "beta": 0.5}) as run:
