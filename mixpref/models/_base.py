@@ -291,6 +291,13 @@ class PreferenceModel(PredictionMixin):
         return Profile.from_rewards(rew, self.weights_, candidates=candidates, prompts=prompts, mask=mask,
                                     reward_samples=samples, texts=_candidate_texts(data_or_candidates, cand))
 
+    # ------------------------------------------------------------------ adaptation
+    def adapt(self, new_data, features):
+        """A copy that also knows the annotators of ``new_data`` (population frozen; see :mod:`.adapt`)."""
+        from .adapt import adapt
+
+        return adapt(self, new_data, features)
+
     # ------------------------------------------------------------------ persistence
     def save(self, path):
         """Write the fitted model to the folder ``path`` (safetensors + JSON; no pickle)."""
