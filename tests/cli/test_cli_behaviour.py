@@ -165,3 +165,23 @@ def test_write_table_and_lottery_round_trip(tmp_path):
     bad = frame.assign(prob=[0.5, 0.5, 0.5])
     with pytest.raises(mp.DataError, match="sum to 1.5"):
         read_lottery(bad)
+
+
+def test_inference_options_come_from_the_model_constructor(tmp_path):
+    from mixpref.models.options import inference_options
+
+    path = _survey(tmp_path)
+    args = ["--response-a", "a", "--response-b", "b", "--label", "w", "--item-level", "--model", "bt", "--device", "cpu",
+            "--no-progress", "--tracking-uri", "none", "--heldout", "0"]
+    assert main(["fit", path, *args, "--optimizer", "adam", "--max-steps", "7", "--lr", "0.1",
+                 "--out", str(tmp_path / "m")]) == 0
+    model = mp.load_model(tmp_path / "m")
+    assert (model.optimizer, model.max_steps, model.lr) == ("adam", 7, 0.1)
+    from typer.testing import CliRunner
+
+    from mixpref.cli import app
+
+    text = CliRunner().invoke(app, ["fit", "--help"], terminal_width=200).output
+    for opt in inference_options():
+        if opt.name not in ("device", "random_state", "progress", "n_restarts", "inference"):
+            assert "--" + opt.name.replace("_", "-") in text, opt.name
