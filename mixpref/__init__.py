@@ -42,6 +42,8 @@ _EXPORTS = {
     "aggregate": "mixpref.aggregation.rules",
     "RULES": "mixpref.aggregation.rules",
     "compare_rules": "mixpref.aggregation.diagnostics",
+    "rule_table": "mixpref.aggregation.registry",
+    "get_rule": "mixpref.aggregation.registry",
     # targets
     "to_dpo_pairs": "mixpref.targets.dpo_pairs",
     "resample_soft_labels": "mixpref.targets.dpo_pairs",

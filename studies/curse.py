@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 import mixpref as mp
+from mixpref.data.operations import take
 from mixpref.reporting import Report, new_figure
 
 torch.set_default_dtype(torch.float64)
@@ -110,7 +111,7 @@ def check_policy_likelihood(small, seed):
     arr = data.arrays
     hidden = 0
     keep = (arr.a != hidden) & (arr.b != hidden)
-    train = data._take(np.flatnonzero(keep), np.zeros(0, dtype=int))
+    train = take(data, np.flatnonzero(keep), np.zeros(0, dtype=int))
     one_hot = mp.Features(features.ids, np.eye(len(features.ids)))
     model = mp.PolicyLikelihood(beta=1.0, alpha=0.0, random_state=seed).fit(train, one_hot)
     rewards = np.asarray(model.rewards(one_hot))

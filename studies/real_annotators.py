@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 import mixpref as mp
+from mixpref.data.operations import take
 from mixpref.reporting import Report, new_figure
 
 PAIRCOMP_SETS = {
@@ -145,7 +146,7 @@ def main(argv=None):
         if not args.no_ukp:
             data = mp.datasets.load("ukpconvarg1")
             if args.small:
-                data = data._take(np.flatnonzero(data.arrays.prompt < 2), np.zeros(0, dtype=int))
+                data = take(data, np.flatnonzero(data.arrays.prompt < 2), np.zeros(0, dtype=int))
             features = mp.TextEncoder("minilm", cache_dir=args.cache_dir).encode_data(data)
             rows.append(analyse("UKPConvArg1", data, features, ks, args.seed, study, report))
             print(rows[-1])

@@ -27,6 +27,13 @@ MODULES = [
     "mixpref.tracking.failures",
     "mixpref.tracking.registry",
     "mixpref.tracking.observer",
+    "mixpref.aggregation.registry",
+    "mixpref.aggregation.rules",
+    "mixpref.aggregation.profile",
+    "mixpref.aggregation.lottery",
+    "mixpref.aggregation.diagnostics",
+    "mixpref.aggregation.selfplay",
+    "mixpref.aggregation.kemeny",
 ]
 
 
