@@ -340,11 +340,11 @@ def audit(profile, rules=None, lotteries=None, options=None, n_spot=100, max_pmc
         row["dominated_mass"] = float(mass.mean())
         row["condorcet_pooled_prompts"], row["condorcet_pooled"] = _condorcet(rel_pooled, mask, probs)
         row["condorcet_majority_prompts"], row["condorcet_majority"] = _condorcet(rel_major, mask, probs)
-        row["pmc_prompts"] = int(linear.sum())
+        row["pmc_prompts"], row["pmc_consistent"] = int(linear.sum()), np.nan  # (column order)
         one_shot = _ranking_agrees(rel_major[linear], probs[linear], scores[linear], mask[linear])
         row["pmc_score_consistent"] = float(one_shot.mean()) if linear.any() else np.nan
         if not linear.any():
-            row["pmc_consistent"] = np.nan
+            pass
         elif spec is None:
             row["pmc_consistent"] = row["pmc_score_consistent"]
         else:
