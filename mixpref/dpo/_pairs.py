@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import pandas as pd
 
-from .losses import LOSSES
+from .losses import LOSSES, RENAMED
 from .._device import thread_limit
 from ..errors import DataError
 
@@ -16,6 +15,8 @@ SOFT_BY_DEFAULT = ("soft", "robust")
 
 
 def check_loss(name):
+    if name in RENAMED:
+        raise DataError(RENAMED[name])
     if name not in LOSSES:
         raise DataError(f"loss {name!r}: unknown; expected one of {', '.join(LOSSES)}")
 

@@ -10,7 +10,8 @@ name            per-example loss (``p`` = probability that chosen is preferred)
 ==============  ==========================================================================
 sigmoid         DPO: ``−log σ(βh)``; with ``p`` it becomes the soft (cDPO) loss below
 soft            cDPO: ``−p log σ(βh) − (1 − p) log σ(−βh)`` (``p`` required)
-ipo             IPO: ``(h − (p − ½)/β)²``; hard labels (``p = 1``) give ``(h − 1/(2β))²``
+ipo_sum         IPO on summed log-ratios: ``(h − (p − ½)/β)²``; hard labels give ``(h − 1/(2β))²``
+                (TRL's ``ipo`` averages the log-ratios per token, hence the different name)
 hinge           SLiC: ``max(0, 1 − βh)``; with ``p``: ``p·max(0, 1 − βh) + (1 − p)·max(0, 1 + βh)``
 robust          rDPO with flip rate ``ε = 1 − p`` (``p > ½``):
                 ``[(1 − ε)(−log σ(βh)) + ε log σ(−βh)] / (1 − 2ε)``
@@ -21,8 +22,8 @@ generative      density estimation, no reference, no β: ``−log σ(log π(y_w)
 ==============  ==========================================================================
 
 ``p=None`` means hard labels (``p = 1``), except for ``soft`` which needs ``p``.
-The sigmoid, soft, ipo and generative losses with ``p`` are the expectation of the hard
-loss over a label drawn with probability ``p`` (ipo up to a constant), which is why
+The sigmoid, soft, ipo_sum and generative losses with ``p`` are the expectation of the hard
+loss over a label drawn with probability ``p`` (ipo_sum up to a constant), which is why
 :func:`mixpref.resample_soft_labels` reproduces them in expectation for trainers
 without soft labels.
 """
@@ -36,7 +37,11 @@ import torch.nn.functional as F
 
 from ..errors import DataError
 
-LOSSES = ("sigmoid", "soft", "ipo", "hinge", "robust", "unlikelihood", "generative")
+LOSSES = ("sigmoid", "soft", "ipo_sum", "hinge", "robust", "unlikelihood", "generative")
+
+# names that mean something else in TRL: refused with a pointer rather than silently different
+RENAMED = {"ipo": "loss 'ipo': mixpref's IPO sums log-ratios over the response's tokens and is named 'ipo_sum'; "
+                  "TRL's 'ipo' averages them per token (trl.DPOTrainer with DPOConfig(loss_type='ipo'))"}
 
 # losses that read neither the reference log-probabilities nor beta
 REFERENCE_FREE = ("unlikelihood", "generative")
@@ -98,6 +103,8 @@ def loss(name, policy_chosen, policy_rejected, ref_chosen=None, ref_rejected=Non
     >>> mp.dpo.loss("sigmoid", lw, ll, ref, ref, beta=1.0)
     tensor([0.3133])
     """
+    if name in RENAMED:
+        raise DataError(RENAMED[name])
     if name not in LOSSES:
         raise DataError(f"loss {name!r}: unknown; expected one of {', '.join(LOSSES)}")
     try:
@@ -172,7 +179,7 @@ def compute(name, pc, pr, rc, rr, beta, p):
         if p is None:
             return -F.logsigmoid(beta * h)
         return -p * F.logsigmoid(beta * h) - (1 - p) * F.logsigmoid(-beta * h)
-    if name == "ipo":
+    if name == "ipo_sum":
         target = 1.0 / (2.0 * beta) if p is None else (p - 0.5) / beta
         return (h - target) ** 2
     if name == "hinge":

@@ -116,7 +116,7 @@ def _build_class():
             default (``sigmoid``): the loss is chosen here.
         loss_type : str
             A mixpref loss (``mp.dpo.LOSSES``: ``sigmoid`` hard labels, ``soft`` soft labels,
-            ``ipo``, ``hinge``, ``robust``, ``unlikelihood``, ``generative``) or
+            ``ipo_sum``, ``hinge``, ``robust``, ``unlikelihood``, ``generative``) or
             ``"group_robust"`` (``group_loss`` per pair, adaptive weights on annotator types).
         group_loss : str
             The per-pair loss of ``group_robust`` (soft labels).
@@ -142,6 +142,10 @@ def _build_class():
         def __init__(self, model, ref_model=None, args=None, train_dataset=None, *rest, loss_type="soft",
                      group_loss="soft", group_step=0.01, n_types=None, **kwargs):
             check_trl_version()
+            from .losses import RENAMED
+
+            if loss_type in RENAMED:
+                raise DataError(RENAMED[loss_type])
             if loss_type not in LOSSES + ("group_robust",):
                 raise DataError(f"loss_type {loss_type!r}: unknown; expected one of {', '.join(LOSSES + ('group_robust',))}")
             if loss_type == "group_robust" and group_loss not in LOSSES:

@@ -21,7 +21,7 @@ from ..errors import DataError
 from ._pairs import SOFT_BY_DEFAULT, float_column, require_columns
 
 # mixpref loss name -> TRL loss_type for the resampling path; "soft" is sigmoid on resampled labels.
-# ipo is not offered there: TRL's averages log-ratios per token, mixpref's sums them
+# ipo_sum is not offered there: TRL's ipo averages log-ratios per token, mixpref's sums them
 _TRL_LOSS = {"sigmoid": "sigmoid", "soft": "sigmoid", "hinge": "hinge", "robust": "robust"}
 
 
@@ -174,7 +174,7 @@ def train_with_trl(model_dir, pairs, output_dir=None, loss="sigmoid", beta=0.1, 
     loss : str
         A mixpref loss name, meaning what it means in every mixpref trainer: ``sigmoid`` hard
         labels, ``soft`` soft labels, ``robust`` (per-pair flip rate ``1 − p_chosen``),
-        ``hinge``, ``ipo`` (summed log-ratios), ``unlikelihood``, ``generative``,
+        ``hinge``, ``ipo_sum`` (summed log-ratios; TRL's ``ipo`` averages per token), ``unlikelihood``, ``generative``,
         ``group_robust``. The exact path runs all of them; the resampling path only
         ``sigmoid``, ``soft``, ``hinge``, ``robust``.
     beta : float

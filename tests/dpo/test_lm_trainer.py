@@ -41,7 +41,7 @@ def test_train_lm_raises_the_margin(tiny_lm, text_pairs, tmp_path):
 
 
 def test_checkpoints_resume_to_the_same_model(tiny_lm, text_pairs, tmp_path):
-    kw = dict(loss="ipo", beta=0.5, batch_size=4, grad_accum=2, lr=1e-3, device="cpu", save_every=2)
+    kw = dict(loss="ipo_sum", beta=0.5, batch_size=4, grad_accum=2, lr=1e-3, device="cpu", save_every=2)
     straight = mp.dpo.train_lm(tiny_lm, text_pairs, max_steps=6, output_dir=tmp_path / "a", **kw)
     mp.dpo.train_lm(tiny_lm, text_pairs, max_steps=4, output_dir=tmp_path / "b", **kw)
     ckpts = sorted(p.name for p in (tmp_path / "b").glob("checkpoint-*"))
@@ -121,7 +121,7 @@ def test_resume_refuses_checkpoints_of_another_loss_or_labels(tiny_lm, text_pair
     mp.dpo.train_lm(tiny_lm, text_pairs, loss="sigmoid", max_steps=1, **kw)
     # same pairs, another loss: resuming would mix two trainings in one model
     with pytest.raises(mp.DataError, match="different run"):
-        mp.dpo.train_lm(tiny_lm, text_pairs, loss="ipo", max_steps=2, **kw)
+        mp.dpo.train_lm(tiny_lm, text_pairs, loss="ipo_sum", max_steps=2, **kw)
     # the same run resumes
     assert mp.dpo.train_lm(tiny_lm, text_pairs, loss="sigmoid", max_steps=2, **kw).global_step == 2
     # same loss, other soft labels

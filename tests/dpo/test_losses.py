@@ -36,7 +36,7 @@ def _closed_form_h(name, h, b, p):
         return -b * sig(-b * h)
     if name in ("sigmoid", "soft"):
         return b * (sig(b * h) - p)
-    if name == "ipo":
+    if name == "ipo_sum":
         target = 1 / (2 * b) if p is None else (p - 0.5) / b
         return 2 * (h - target)
     if name == "hinge":
@@ -64,8 +64,8 @@ def _autograd(name, p, seed=0):
         ("sigmoid", None),
         ("sigmoid", "soft"),
         ("soft", "soft"),
-        ("ipo", None),
-        ("ipo", "soft"),
+        ("ipo_sum", None),
+        ("ipo_sum", "soft"),
         ("hinge", None),
         ("hinge", "soft"),
         ("robust", None),
@@ -128,7 +128,7 @@ def test_loss_values_match_formulas():
     cases = {
         ("sigmoid", None): -ls(b * h),
         ("soft", "p"): -p * ls(b * h) - (1 - p) * ls(-b * h),
-        ("ipo", None): (h - 1 / (2 * b)) ** 2,
+        ("ipo_sum", None): (h - 1 / (2 * b)) ** 2,
         ("hinge", None): torch.relu(1 - b * h),
         ("robust", "p"): ((p) * -ls(b * h) + (1 - p) * ls(-b * h)) / (2 * p - 1),
         ("unlikelihood", None): -pc - torch.log(1 - torch.exp(pr)),
@@ -149,8 +149,8 @@ def test_soft_losses_are_expectations_of_hard_losses():
         mix = p * mp.dpo.loss(name, pc, pr, rc, rr, beta=BETA) + (1 - p) * mp.dpo.loss(name, pr, pc, rr, rc, beta=BETA)
         got = mp.dpo.loss(name, pc, pr, rc, rr, beta=BETA, p=p)
         np.testing.assert_allclose(got.numpy(), mix.numpy(), atol=1e-10, err_msg=name)
-    mix = p * mp.dpo.loss("ipo", pc, pr, rc, rr, beta=BETA) + (1 - p) * mp.dpo.loss("ipo", pr, pc, rr, rc, beta=BETA)
-    diff = mix - mp.dpo.loss("ipo", pc, pr, rc, rr, beta=BETA, p=p)
+    mix = p * mp.dpo.loss("ipo_sum", pc, pr, rc, rr, beta=BETA) + (1 - p) * mp.dpo.loss("ipo_sum", pr, pc, rr, rc, beta=BETA)
+    diff = mix - mp.dpo.loss("ipo_sum", pc, pr, rc, rr, beta=BETA, p=p)
     np.testing.assert_allclose(diff.numpy(), (1 / (4 * BETA**2) - ((p - 0.5) / BETA) ** 2).numpy(), atol=1e-10)
 
 
@@ -204,3 +204,12 @@ def test_sequence_unlikelihood_warns_when_its_gradient_vanishes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mp.dpo.loss("unlikelihood", torch.tensor([-3.0]), torch.tensor([-2.0]))
+
+
+def test_ipo_is_named_ipo_sum_because_trls_ipo_averages_per_token():
+    import torch
+
+    assert "ipo" not in mp.dpo.LOSSES and "ipo_sum" in mp.dpo.LOSSES
+    one = torch.tensor([-1.0])
+    with pytest.raises(mp.DataError, match="ipo_sum"):
+        mp.dpo.loss("ipo", one, one, one, one)

@@ -44,7 +44,7 @@ def oracle_logps(model, batch):
     return seq.chunk(2)
 
 
-@pytest.mark.parametrize("loss_type,soft", [("sigmoid", False), ("soft", True), ("ipo", False), ("robust", True)])
+@pytest.mark.parametrize("loss_type,soft", [("sigmoid", False), ("soft", True), ("ipo_sum", False), ("robust", True)])
 def test_loss_and_gradients_equal_mp_dpo_loss(tiny_lm, tmp_path, loss_type, soft):
     df = pairs()
     trainer = make_trainer(tiny_lm, tmp_path, df, loss_type)

@@ -74,7 +74,7 @@ def test_soft_dpo_optimum_matches_the_closed_form():
     h = np.log(policy.probs[0, 0] / ref[0, 0]) - np.log(policy.probs[0, 1] / ref[0, 1])
     assert beta * h == pytest.approx(np.log(0.8 / 0.2), abs=1e-4)
     # IPO's optimum: h = (p - 1/2) / beta
-    ipo = mp.dpo.train_tabular(pairs, cands, loss="ipo", beta=beta, reference=ref,
+    ipo = mp.dpo.train_tabular(pairs, cands, loss="ipo_sum", beta=beta, reference=ref,
                                soft_labels=True)
     h = np.log(ipo.probs[0, 0] / ref[0, 0]) - np.log(ipo.probs[0, 1] / ref[0, 1])
     assert h == pytest.approx(0.3 / beta, abs=1e-4)
