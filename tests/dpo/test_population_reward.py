@@ -105,7 +105,8 @@ def test_bad_calls_are_clear_errors():
         g(["a"], ["x"])
 
 
-def test_two_step_grpo_run_with_the_population_reward(tiny_lm, tmp_path):
+@pytest.mark.parametrize("trainer_name", ["GRPO", "RLOO"])
+def test_two_step_run_with_the_population_reward(tiny_lm, tmp_path, trainer_name):
     trl = pytest.importorskip("trl")
     datasets = pytest.importorskip("datasets")
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -114,10 +115,10 @@ def test_two_step_grpo_run_with_the_population_reward(tiny_lm, tmp_path):
     f = mp.dpo.PopulationReward(lambda phi: theta @ phi.T, rule="maximal_lottery", weights=weights,
                                 encoder=hashing_encoder)
     ds = datasets.Dataset.from_dict({"prompt": [f"question {w} is it" for w in "cat dog sun rain".split()]})
-    config = trl.GRPOConfig(str(tmp_path / "grpo"), max_steps=2, per_device_train_batch_size=4, num_generations=4,
+    config = getattr(trl, f"{trainer_name}Config")(str(tmp_path / "run"), max_steps=2, per_device_train_batch_size=4, num_generations=4,
                             max_completion_length=6, learning_rate=1e-4, report_to="none", use_cpu=True,
                             save_strategy="no", logging_steps=1, disable_tqdm=True)
-    trainer = trl.GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_lm), reward_funcs=[f], args=config,
+    trainer = getattr(trl, f"{trainer_name}Trainer")(model=AutoModelForCausalLM.from_pretrained(tiny_lm), reward_funcs=[f], args=config,
                               train_dataset=ds, processing_class=AutoTokenizer.from_pretrained(tiny_lm, padding_side="left"))
     trainer.train()
     assert trainer.state.global_step == 2
