@@ -43,6 +43,10 @@ _EXPORTS = {
     "RULES": "mixpref.aggregation.rules",
     "compare_rules": "mixpref.aggregation.diagnostics",
     "rule_table": "mixpref.aggregation.registry",
+    "LotteryPosterior": "mixpref.aggregation.posterior",
+    "aggregate_posterior": "mixpref.aggregation.posterior",
+    "audit": "mixpref.aggregation.audit",
+    "effective_profile": "mixpref.aggregation.effective",
     "get_rule": "mixpref.aggregation.registry",
     # targets
     "to_dpo_pairs": "mixpref.targets.dpo_pairs",
@@ -61,6 +65,7 @@ _SUBMODULES = {
     "datasets": "mixpref.data.datasets",
     "synthetic": "mixpref.data.synthetic",
     "dpo": "mixpref.dpo",
+    "evaluate": "mixpref.evaluate",
 }
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])

@@ -34,6 +34,10 @@ MODULES = [
     "mixpref.aggregation.diagnostics",
     "mixpref.aggregation.selfplay",
     "mixpref.aggregation.kemeny",
+    "mixpref.aggregation.posterior",
+    "mixpref.aggregation.audit",
+    "mixpref.aggregation.effective",
+    "mixpref.evaluate.calibration",
 ]
 
 
