@@ -35,6 +35,7 @@ class Spec:
     n_types: int = 1
     level: str = "annotator"  # "annotator" | "observation"
     concentration: float = 1.0  # symmetric Dirichlet on the type weights
+    type_scale: float | None = None  # shrinkage: sd of each type's deviation from pooled parameters (_shrinkage_prior)
 
     def to_dict(self):
         return asdict(self)
@@ -195,7 +196,13 @@ def log_weights(spec: Spec, params: dict, like: torch.Tensor) -> torch.Tensor:
 def log_prior(spec: Spec, params: dict) -> torch.Tensor:
     """log density of the priors (Normal on reward parameters, Dirichlet on the weights)."""
     total = 0.0
-    if spec.prior_scale is not None:
+    if spec.type_scale is not None and spec.n_types > 1:
+        from ._shrinkage_prior import correlated_log_prior
+
+        for name in REWARD_PARAMS:
+            if name in params:
+                total = total + correlated_log_prior(params[name], spec.type_scale, spec.prior_scale)
+    elif spec.prior_scale is not None:
         s = float(spec.prior_scale)
         for name in REWARD_PARAMS:
             if name in params:
@@ -252,6 +259,12 @@ def pyro_model(spec: Spec, problem: Problem):
         params = {}
         for name, shape in shapes.items():
             if name == "logits":
+                continue
+            if name in REWARD_PARAMS and spec.type_scale is not None and spec.n_types > 1:
+                from ._shrinkage_prior import correlated_log_prior
+
+                params[name] = pyro.sample(name, dist.ImproperUniform(constraints.real, (), shape))
+                pyro.factor(f"{name}_shrinkage", correlated_log_prior(params[name], spec.type_scale, spec.prior_scale))
                 continue
             if name in REWARD_PARAMS and spec.prior_scale is not None:
                 d = dist.Normal(torch.zeros(shape, device=dev, dtype=dt), float(spec.prior_scale)).to_event(len(shape))

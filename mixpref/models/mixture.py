@@ -39,6 +39,12 @@ class Mixture(PolicyMethods, PreferenceModel):
         start that repeats an earlier partition is skipped); the best objective is kept.
     concentration : float
         Symmetric Dirichlet concentration on the weights (1: flat).
+    shrinkage : None, "auto" or float
+        None: independent types. A number ``tau``: each type's reward parameters are the
+        pooled parameters plus a deviation with prior sd ``tau``. ``"auto"``: ``tau`` chosen from
+        the data (empirical-Bayes candidates scored on held-out comparisons,
+        :mod:`mixpref.models.shrinkage`; linear rewards), so that weak type structure falls
+        back to one model; the value is ``type_scale_``.
     inference, device, random_state, progress : optional
         Override the base's settings.
 
@@ -58,8 +64,9 @@ class Mixture(PolicyMethods, PreferenceModel):
     """
 
     def __init__(self, base=None, n_types=2, level="annotator", n_restarts=4, concentration=1.0, inference=None,
-                 device=None, random_state=None, progress=None):
+                 device=None, random_state=None, progress=None, shrinkage=None):
         self.base = base
+        self.shrinkage = shrinkage
         self.n_types = n_types
         self.level = level
         self.n_restarts = n_restarts
@@ -92,7 +99,37 @@ class Mixture(PolicyMethods, PreferenceModel):
         spec.n_types = int(self.n_types)
         spec.level = self.level
         spec.concentration = float(self.concentration)
+        spec.type_scale = self._type_scale()
         return spec
+
+    def _type_scale(self):
+        if self.shrinkage is None or self.shrinkage == "auto":
+            # "auto": the scale fit() estimated (None while it estimates)
+            return self.__dict__.get("_auto_type_scale") if self.shrinkage == "auto" else None
+        if isinstance(self.shrinkage, bool) or not isinstance(self.shrinkage, (int, float)) or not self.shrinkage > 0:
+            raise DataError(f"shrinkage: got {self.shrinkage!r}, expected None, 'auto' or a positive number")
+        return float(self.shrinkage)
+
+    def fit(self, data, features, study=None):
+        """Fit (see :meth:`PreferenceModel.fit`); with ``shrinkage="auto"`` the deviation scale is
+        first chosen (``type_scale_``; the candidates and their held-out scores in ``type_scale_path_``)."""
+        self.__dict__.pop("_auto_type_scale", None)
+        if self.shrinkage == "auto":
+            from .._device import resolve_device, resolve_dtype
+            from ._problem import build_problem, check_data
+            from .shrinkage import select_type_scale
+
+            opts = self._options()
+            check_data(data)
+            spec = self._spec(data, features)
+            problem = build_problem(data, features, level=spec.level, device=resolve_device(opts["device"]),
+                                    dtype=resolve_dtype(opts["dtype"]))
+            tau, path = select_type_scale(spec, problem, opts)
+            self._auto_type_scale = tau
+            self.type_scale_path_ = path
+        super().fit(data, features, study=study)
+        self.type_scale_ = self.spec_.type_scale
+        return self
 
     # a mixture always returns per-type arrays, even with one type
     _type_axis = True
@@ -112,14 +149,14 @@ class MixtureBT(Mixture):
 
     _base_class = BradleyTerry
 
-    def __init__(self, n_types=2, level="annotator", n_restarts=4, concentration=1.0, **bt_options):
+    def __init__(self, n_types=2, level="annotator", n_restarts=4, concentration=1.0, shrinkage=None, **bt_options):
         super().__init__(self._base_class(**bt_options), n_types=n_types, level=level, n_restarts=n_restarts,
-                         concentration=concentration)
+                         concentration=concentration, shrinkage=shrinkage)
         self.base_options = dict(bt_options)
 
     def get_params(self, deep=False):
         return {"n_types": self.n_types, "level": self.level, "n_restarts": self.n_restarts,
-                "concentration": self.concentration, **self.base_options}
+                "concentration": self.concentration, "shrinkage": self.shrinkage, **self.base_options}
 
     def set_params(self, **params):
         """Set mixture or base-model options (scikit-learn convention, so grid searches work)."""

@@ -1,0 +1,126 @@
+"""Empirical Bayes for the shrinkage of a mixture's types towards the pooled model.
+
+``MixtureBT(shrinkage="auto")`` gives each type's reward parameters a prior centred on
+pooled parameters with deviation scale ``tau`` (:mod:`._shrinkage_prior`). Candidate scales
+come from MacKay's evidence fixed point: at the MAP fit for the current ``tau``,
+``tau^2 = |delta|^2 / gamma`` where ``delta`` are the types' deviations from their mean and
+``gamma = sum h / (h + 1/tau^2)`` counts the deviation parameters the data determine
+(``h``: the diagonal of the data's precision for each type's parameters). That fixed point
+alone over-trusts the types when the signal is weak: the annotators' type assignments are
+chosen to fit the noise, which inflates ``delta`` (measured: at logit sd 1 with no types it
+settled at tau = 0.41 and predicted 0.013 nats worse than one model). So the scale is
+chosen among the path's values and the pooled model (``tau`` -> 0) by the held-out
+likelihood of a fifth of every annotator's comparisons; the final fit uses all the data.
+
+Examples
+--------
+>>> import mixpref as mp
+>>> pop = mp.synthetic.population(n_types=2, n_annotators=40, comparisons_per_annotator=40, dim=8, logit_sd=3.0)
+>>> m = mp.MixtureBT(n_types=2, shrinkage="auto").fit(pop.data, pop.features)
+>>> bool(m.type_scale_ > 0.5)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+
+from ..errors import DataError
+from . import _engine as E
+from .inference import fit_map
+
+
+def data_precision(spec: E.Spec, params: dict, problem) -> torch.Tensor:
+    """(K, d): diagonal of each type's data precision for its linear reward, responsibility-weighted."""
+    resp = E.responsibilities(spec, params, problem)  # (G, K)
+    nc = problem.n_comparisons
+    K, d = spec.n_types, problem.phi.shape[1]
+    H = problem.phi.new_zeros((K, d))
+    if nc == 0:
+        return H
+    phi = problem.phi / (spec.beta if spec.kind == "pl" else 1.0)
+    with torch.no_grad():
+        r = E.rewards(spec, params, problem.phi, problem.logp_ref)
+        chunk = 20000
+        for start in range(0, nc, chunk):
+            sl = slice(start, min(start + chunk, nc))
+            a, b = problem.a[sl], problem.b[sl]
+            p = torch.sigmoid(r[a] - r[b])
+            c = resp[problem.group[sl]] * p * (1 - p)  # (n, K)
+            x = phi.index_select(0, a) - phi.index_select(0, b)
+            H += c.T @ (x * x)
+    return H
+
+
+def evidence_type_scale(spec: E.Spec, problem, opts, max_iter=10, tol=0.02, keep=False):
+    """MacKay's fixed point for the deviation scale; returns (tau, params at tau, path).
+
+    ``path`` lists tau per iteration, or (tau, params) pairs with ``keep``.
+    """
+    if spec.reward != "linear":
+        raise DataError(f"shrinkage='auto': needs reward='linear' (got {spec.reward!r}); pass a number instead")
+    if spec.n_types < 2:
+        return None, None, []
+    s = float(spec.prior_scale) if spec.prior_scale is not None else 1.0
+    tau = s
+    fit_opts = dict(max_steps=opts["max_steps"], optimizer=opts["optimizer"], lr=opts["lr"])
+    current = replace(spec, type_scale=tau)
+    params, _ = fit_map(current, problem, n_restarts=1, random_state=opts["random_state"], **fit_opts)
+    path = [(tau, params)]
+    K = spec.n_types
+    floor = 1e-4 * s
+    for _ in range(int(max_iter)):
+        with torch.no_grad():
+            H = data_precision(current, params, problem).double()
+            theta = params["theta"].double()
+            delta2 = float(((theta - theta.mean(0)) ** 2).sum())
+            gamma = (K - 1) / K * float((H / (H + 1.0 / tau**2)).sum())
+        new = math.sqrt(delta2 / gamma) if gamma > 0 else tau
+        new = max(new, floor)
+        done = abs(new - tau) <= tol * tau or new <= floor
+        tau = new
+        current = replace(spec, type_scale=tau)
+        params, _ = fit_map(current, problem, init=params, **fit_opts)
+        path.append((tau, params))
+        if done:
+            break
+    return tau, params, (path if keep else [t for t, _ in path])
+
+
+def _heldout(spec, params, train, test):
+    """Mean log-likelihood of ``test`` observations given each group's type posterior on ``train``."""
+    with torch.no_grad():
+        resp = E.responsibilities(spec, params, train)
+        ll = E.obs_loglik(spec, params, test)
+        return float(torch.logsumexp(ll + torch.log(resp.clamp_min(1e-300))[test.group], dim=1).mean())
+
+
+def select_type_scale(spec: E.Spec, problem, opts, holdout=0.2):
+    """The deviation scale for ``shrinkage="auto"``: returns (tau, table of candidates and held-out scores)."""
+    import numpy as np
+
+    if spec.n_types < 2:
+        return None, []
+    rng = np.random.default_rng(int(opts["random_state"]))
+    test_mask = np.zeros(problem.n_obs, dtype=bool)
+    groups = problem.group_np
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        if len(idx) >= 2:
+            test_mask[rng.choice(idx, size=max(1, int(round(holdout * len(idx)))), replace=False)] = True
+    if not test_mask.any():
+        tau, _, path = evidence_type_scale(spec, problem, opts)
+        return tau, [{"tau": t, "heldout": None} for t in path]
+    train, test = problem.take(np.flatnonzero(~test_mask)), problem.take(np.flatnonzero(test_mask))
+    tau_final, params, path = evidence_type_scale(spec, train, opts, keep=True)
+    table = [{"tau": t, "heldout": _heldout(replace(spec, type_scale=t), p, train, test)} for t, p in path]
+    # the pooled model: every type the single fit (its held-out score is the mixture's as tau -> 0)
+    single = replace(spec, n_types=1, type_scale=None)
+    p1, _ = fit_map(single, train, max_steps=opts["max_steps"], optimizer=opts["optimizer"], lr=opts["lr"])
+    floor = 1e-3 * (float(spec.prior_scale) if spec.prior_scale is not None else 1.0)
+    table.append({"tau": floor, "heldout": _heldout(single, p1, train, test)})
+    best = max(table, key=lambda row: row["heldout"])
+    return best["tau"], table
