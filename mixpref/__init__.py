@@ -25,6 +25,9 @@ _EXPORTS = {
     "Features": "mixpref.data.features",
     "read": "mixpref.data.readers",
     "read_preflib": "mixpref.data.preflib",
+    "read_lottery": "mixpref.aggregation.lottery_io",
+    "write_lottery": "mixpref.aggregation.lottery_io",
+    "embed_file": "mixpref.features.embed_file",
     # features
     "TextEncoder": "mixpref.features.text_encoder",
     "SequenceScorer": "mixpref.features.sequence_scorer",

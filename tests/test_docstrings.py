@@ -38,6 +38,11 @@ MODULES = [
     "mixpref.aggregation.audit",
     "mixpref.aggregation.effective",
     "mixpref.evaluate.calibration",
+    "mixpref.aggregation.lottery_io",
+    "mixpref.cli.options",
+    "mixpref.cli.runlog",
+    "mixpref.cli.models",
+    "mixpref.cli.aggregate",
 ]
 
 

@@ -50,6 +50,9 @@ def lbfgs(objective, params: dict, max_iter=500, tol=1e-9, progress=False, desc=
         if step < opt.param_groups[0]["max_iter"]:  # converged inside this chunk
             break
     if bar is not None:
+        # an early stop is the fit finishing, not failing: show the bar complete
+        bar.total = bar.n
+        bar.refresh()
         bar.close()
     with torch.no_grad():
         value = float(objective(leaves))
