@@ -26,10 +26,12 @@ class BradleyTerry(PreferenceModel):
     ties : {"auto", "davidson", "half"}
         ``"auto"``: Davidson when the data has ties; ``"half"``: a tie counts as half a win
         for each side.
-    inference : {"map", "svi", "ensemble"}
+    inference : {"map", "svi", "laplace", "ensemble"}
         MAP point estimate; SVI (a variational posterior started at MAP, ``n_samples`` kept
-        draws); or a bootstrap ensemble over annotators of ``n_members`` MAP fits. This and
-        the options below are keyword-only: the inference options every model shares.
+        draws); Laplace (a Gaussian at the MAP with the log posterior's exact Hessian up to
+        4,000 parameters, low-rank beyond; ``n_samples`` draws); or a bootstrap ensemble
+        over annotators of ``n_members`` MAP fits. This and the options below are
+        keyword-only: the inference options every model shares.
     optimizer : {"lbfgs", "adam"}
         Optimiser of the MAP fit: full-batch LBFGS on the exact objective, or Adam.
     n_restarts : int
@@ -47,7 +49,7 @@ class BradleyTerry(PreferenceModel):
     jit : bool
         SVI with Pyro's compiled (JIT) ELBO, less per-step overhead.
     n_samples : int
-        Posterior draws kept by SVI.
+        Posterior draws kept by SVI and Laplace.
     n_members : int
         Bootstrap fits of an ensemble.
     batch_size : int, optional

@@ -4,12 +4,18 @@
 defaults and the help text of its numpydoc ``Parameters`` section are what the defaults
 table (:data:`INFERENCE_DEFAULTS`), the CLI options and the docs show, so a new option is
 added in one place (a test checks that every other model's signature agrees).
+:data:`INFERENCE_METHODS` lists the values ``inference`` accepts, read from the registry of
+posterior methods (:data:`mixpref.models.inference.METHODS`): ``"map"``, ``"svi"``,
+``"ensemble"`` and ``"laplace"`` (a Gaussian at the MAP; see
+:mod:`mixpref.models.inference.laplace`).
 
 Examples
 --------
 >>> from mixpref.models.options import INFERENCE_DEFAULTS, inference_options
 >>> INFERENCE_DEFAULTS["optimizer"]
 'lbfgs'
+>>> INFERENCE_METHODS
+('map', 'svi', 'ensemble', 'laplace')
 >>> opt = next(o for o in inference_options() if o.name == "n_restarts")
 >>> print(opt.default, opt.help)
 1 Number of starts of a mixture fit (the best training objective is kept).
@@ -23,6 +29,7 @@ from typing import Any, NamedTuple
 
 from ._options import inference_names
 from .bradley_terry import BradleyTerry
+from .inference import METHODS
 
 
 class InferenceOption(NamedTuple):
@@ -78,6 +85,9 @@ def inference_options(model_class=BradleyTerry) -> list:
     return [InferenceOption(name, sig.parameters[name].default, docs.get(name, ""))
             for name in inference_names(model_class)]
 
+
+# the values of the ``inference`` option (what runs after the MAP fit)
+INFERENCE_METHODS = tuple(METHODS)
 
 # name -> default, derived from the signature above (never edited by hand)
 INFERENCE_DEFAULTS = {opt.name: opt.default for opt in inference_options()}

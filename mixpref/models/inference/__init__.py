@@ -1,4 +1,4 @@
-"""Inference: MAP (LBFGS on the exact marginal, or Adam), SVI, bootstrap ensembles.
+"""Inference: MAP (LBFGS on the exact marginal, or Adam), SVI, Laplace, bootstrap ensembles.
 
 - ``optimizers``: :func:`lbfgs`, :func:`adam`
 - ``initialization``: score vectors and k-means starts for mixtures
@@ -6,6 +6,7 @@
 - ``batching``: memory budget -> annotators per minibatch, minibatch objectives
 - ``svi``: :func:`fit_svi`, :func:`guide_samples`
 - ``ensemble``: :func:`bootstrap` over annotators
+- ``laplace``: :func:`laplace_draws` (Gaussian at the MAP, exact or low-rank Hessian)
 - ``alignment``: :func:`order_types`, :func:`align_types` (label switching)
 
 :func:`run` is what ``model.fit`` calls: a MAP fit, then the posterior method named by the
@@ -22,11 +23,12 @@ import numpy as np
 from .alignment import align_types, order_types
 from .batching import batch_groups
 from .ensemble import bootstrap
+from .laplace import laplace_draws
 from .map_fit import FitTrace, fit_map
 from .svi import fit_svi, guide_samples
 
 __all__ = ["METHODS", "Fit", "FitTrace", "align_types", "batch_groups", "bootstrap", "fit_map", "fit_svi",
-           "guide_samples", "order_types", "run"]
+           "guide_samples", "laplace_draws", "order_types", "run"]
 
 
 @dataclass
@@ -59,8 +61,13 @@ def _ensemble(spec, problem, fit, opts):
     fit.samples = bootstrap(spec, problem, fit.params, opts, fit.batch_groups)
 
 
+def _laplace(spec, problem, fit, opts):
+    fit.samples, info = laplace_draws(spec, problem, fit.params, opts["n_samples"], random_state=opts["random_state"])
+    fit.attributes["laplace_"] = info
+
+
 # inference option value -> what runs after the MAP fit
-METHODS = {"map": _map, "svi": _svi, "ensemble": _ensemble}
+METHODS = {"map": _map, "svi": _svi, "ensemble": _ensemble, "laplace": _laplace}
 
 
 def run(spec, problem, opts) -> Fit:

@@ -1,0 +1,189 @@
+"""inference="laplace": a Gaussian at the MAP with the exact (or low-rank) curvature, by value.
+
+Oracles: the Bradley–Terry precision written from its formula (``oracles.bt_precision``); a
+finite-difference Hessian of the mixture's log posterior; the known truth of synthetic
+populations (coverage of 90% credible intervals); a long NUTS run (slow).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import mixpref as mp
+from mixpref.models._problem import build_problem
+from mixpref.models.inference import laplace as L
+
+from ..reference import oracles as O
+from .conftest import features_for, make_data
+
+
+@pytest.fixture(scope="module")
+def linear_bt():
+    rng = np.random.default_rng(0)
+    d, n, n_items = 8, 500, 40
+    X = rng.normal(size=(n_items, d)) / np.sqrt(d)
+    theta = rng.normal(size=d)
+    a = rng.integers(0, n_items, size=n)
+    b = (a + rng.integers(1, n_items, size=n)) % n_items
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X[a] - X[b]) @ theta))).astype(float)
+    data = make_data(a, b, y, n_responses=n_items)
+    feats = features_for(data, X)
+    model = mp.BradleyTerry(dtype="float64", inference="laplace", n_samples=4000).fit(data, feats)
+    return X, a, b, data, feats, model
+
+
+def test_precision_is_the_bradley_terry_formula(linear_bt):
+    X, a, b, data, feats, model = linear_bt
+    H = O.bt_precision(feats.embeddings, model.coef_, a, b, prior_scale=1.0)
+    prob = build_problem(data, feats, dtype=torch.float64, device="cpu")
+    layout = L._Layout(model.spec_, model.params_)
+    H_model = L.precision_exact(model.spec_, layout, prob).numpy()
+    np.testing.assert_allclose(H_model, H, rtol=1e-9, atol=1e-9)
+    assert model.laplace_ == {"method": "exact", "n_params": 8, "rank": 8, "n_flat": 0}
+
+
+def test_draws_have_the_gaussian_moments(linear_bt):
+    X, a, b, data, feats, model = linear_bt
+    cov = np.linalg.inv(O.bt_precision(feats.embeddings, model.coef_, a, b, prior_scale=1.0))
+    draws = model.posterior_samples_["theta"][:, 0].double().numpy()
+    sd = np.sqrt(np.diag(cov))
+    # 4,000 draws: the mean's Monte Carlo error is sd / 63, the sd's about 1.1%
+    assert np.all(np.abs(draws.mean(0) - model.coef_) < 0.06 * sd)
+    np.testing.assert_allclose(draws.std(0), sd, rtol=0.05)
+    np.testing.assert_allclose(np.cov(draws.T), cov, atol=0.08 * sd.max() ** 2)
+
+
+def test_draws_reach_sample_rewards_and_the_profile(linear_bt):
+    X, a, b, data, feats, model = linear_bt
+    draws = model.sample_rewards(30, feats)
+    assert draws.shape == (30, X.shape[0])
+    # draw s's rewards are phi @ theta_s: the stored parameters, not a recomputation
+    stored = model.posterior_samples_["theta"][:, 0].double().numpy()
+    all_rewards = stored @ feats.embeddings.astype(np.float64).T  # (4000, n)
+    dist = np.abs(draws[:, None, :] - all_rewards[None]).max(axis=2).min(axis=1)
+    assert (dist < 1e-5).all()
+    prof = model.profile(data, feats)
+    assert prof.samples is not None and prof.samples.shape[0] == 4000
+
+
+def test_mixture_hessian_matches_finite_differences():
+    pop = mp.synthetic.population(n_types=2, n_annotators=30, comparisons_per_annotator=20, dim=4, random_state=1)
+    m = mp.MixtureBT(n_types=2, n_restarts=1, dtype="float64", inference="laplace", n_samples=50).fit(
+        pop.data, pop.features)
+    assert m.laplace_["n_params"] == 2 * 4 + 1  # the logits on their one centred direction
+    prob = build_problem(pop.data, pop.features, dtype=torch.float64, device="cpu")
+    layout = L._Layout(m.spec_, m.params_)
+    H = L.precision_exact(m.spec_, layout, prob).numpy()
+    f = L._log_density(m.spec_, layout, prob)
+    n, h = layout.n, 1e-4
+
+    def F(z):
+        return float(f(torch.as_tensor(z)))
+
+    fd = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            ei, ej = np.eye(n)[i] * h, np.eye(n)[j] * h
+            fd[i, j] = fd[j, i] = -(F(ei + ej) - F(ei - ej) - F(ej - ei) + F(-ei - ej)) / (4 * h * h)
+    np.testing.assert_allclose(H, fd, atol=1e-4 * np.abs(H).max())
+    # chunked observations give the same matrix
+    old = L._CHUNK_ENTRIES
+    try:
+        L._CHUNK_ENTRIES = 200
+        np.testing.assert_allclose(L.precision_exact(m.spec_, layout, prob).numpy(), H, rtol=1e-10, atol=1e-10)
+    finally:
+        L._CHUNK_ENTRIES = old
+    # the weights move in the draws (the logits are part of the Gaussian) and rewards keep the type axis
+    logits = m.posterior_samples_["logits"]
+    assert torch.softmax(logits, dim=1)[:, 0].std() > 0
+    assert m.sample_rewards(5, pop.features).shape == (5, 2, 1000)
+
+
+def test_low_rank_is_exact_when_the_data_span_few_directions():
+    # the data move 6 of 20 coordinates: the precision is the prior's off that span, so 10
+    # Lanczos eigenpairs plus the prior reproduce the exact covariance
+    rng = np.random.default_rng(1)
+    d, n_items, n = 20, 30, 400
+    X = np.zeros((n_items, d))
+    X[:, :6] = rng.normal(size=(n_items, 6))
+    a = rng.integers(0, n_items, size=n)
+    b = (a + rng.integers(1, n_items, size=n)) % n_items
+    y = (rng.random(n) < 0.5).astype(float)
+    data = make_data(a, b, y, n_responses=n_items)
+    feats = features_for(data, X)
+    m = mp.BradleyTerry(dtype="float64").fit(data, feats)
+    prob = build_problem(data, feats, dtype=torch.float64, device="cpu")
+    draws, info = L.laplace_draws(m.spec_, prob, m.params_, 20000, exact_max=0, rank=10)
+    assert info["method"] == "lowrank"
+    cov = np.linalg.inv(O.bt_precision(feats.embeddings, m.coef_, a, b, prior_scale=1.0))
+    th = np.stack([p["theta"][0].numpy() for p in draws])
+    np.testing.assert_allclose(th.std(0), np.sqrt(np.diag(cov)), rtol=0.04)
+
+
+def test_flat_prior_gives_no_spread_along_unidentified_directions():
+    # one-hot rewards with a flat prior: a common shift is not identified; differences are
+    rng = np.random.default_rng(2)
+    n_items, n = 5, 300
+    a = rng.integers(0, n_items, size=n)
+    b = (a + rng.integers(1, n_items, size=n)) % n_items
+    y = (rng.random(n) < 0.5).astype(float)
+    data = make_data(a, b, y, n_responses=n_items)
+    feats = features_for(data, np.eye(n_items))
+    m = mp.BradleyTerry(prior_scale=None, dtype="float64", inference="laplace", n_samples=500).fit(data, feats)
+    assert m.laplace_["n_flat"] == 1
+    draws = m.sample_rewards(500, feats)
+    assert np.allclose(draws.mean(1), m.rewards(feats).mean())  # the common shift never moves
+    assert (draws[:, 1] - draws[:, 0]).std() > 0.05
+
+
+def _pair_coverage(draws, truth, n_prompts, per_prompt, level=0.9):
+    i, j = np.triu_indices(per_prompt, 1)
+    ii = (np.arange(n_prompts)[:, None] * per_prompt + i).ravel()
+    jj = (np.arange(n_prompts)[:, None] * per_prompt + j).ravel()
+    d = draws[:, ii] - draws[:, jj]
+    lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    t = truth[ii] - truth[jj]
+    return (t >= lo) & (t <= hi)
+
+
+def coverage(inference, seeds=(0, 1, 2), **options):
+    hits = []
+    for seed in seeds:
+        pop = mp.synthetic.population(n_types=1, n_annotators=60, comparisons_per_annotator=20, dim=64, n_prompts=20,
+                                      responses_per_prompt=10, logit_sd=1.0, random_state=seed)
+        m = mp.BradleyTerry(inference=inference, n_samples=400, random_state=seed, **options).fit(pop.data, pop.features)
+        hits.append(_pair_coverage(m.sample_rewards(400, pop.features), pop.truth.rewards[0], 20, 10))
+    return float(np.concatenate(hits).mean())
+
+
+def test_laplace_90pct_intervals_cover_the_truth():
+    cov = coverage("laplace")
+    assert 0.85 <= cov <= 0.95, cov
+
+
+@pytest.mark.slow
+def test_svi_90pct_intervals_cover_the_truth():
+    cov = coverage("svi", svi_steps=1000, svi_lr=0.02)
+    assert 0.85 <= cov <= 0.95, cov
+
+
+@pytest.mark.slow
+def test_laplace_matches_long_nuts():
+    pyro = pytest.importorskip("pyro")
+    from pyro.infer import MCMC, NUTS
+
+    from mixpref.models import _engine as E
+
+    pop = mp.synthetic.population(n_types=1, n_annotators=25, comparisons_per_annotator=20, dim=8, n_prompts=20,
+                                  responses_per_prompt=10, logit_sd=1.0, random_state=0)
+    assert len(pop.data) == 500
+    m = mp.BradleyTerry(dtype="float64", inference="laplace", n_samples=20000).fit(pop.data, pop.features)
+    prob = build_problem(pop.data, pop.features, dtype=torch.float64, device="cpu")
+    pyro.set_rng_seed(0)
+    mcmc = MCMC(NUTS(E.pyro_model(m.spec_, prob)), num_samples=3000, warmup_steps=400)
+    mcmc.run()
+    ref = mcmc.get_samples()["theta"][:, 0].numpy()
+    lap = m.posterior_samples_["theta"][:, 0].numpy()
+    sd = ref.std(0)
+    assert np.all(np.abs(lap.mean(0) - ref.mean(0)) < 0.05 * sd), (lap.mean(0) - ref.mean(0)) / sd
+    assert np.all(np.abs(lap.std(0) / sd - 1) < 0.15), lap.std(0) / sd
