@@ -91,15 +91,20 @@ def evidence_type_scale(spec: E.Spec, problem, opts, max_iter=10, tol=0.02, keep
 
 
 def _heldout(spec, params, train, test):
-    """Mean log-likelihood of ``test`` observations given each group's type posterior on ``train``."""
+    """Log-likelihood of each ``test`` observation given its group's type posterior on ``train``."""
     with torch.no_grad():
         resp = E.responsibilities(spec, params, train)
         ll = E.obs_loglik(spec, params, test)
-        return float(torch.logsumexp(ll + torch.log(resp.clamp_min(1e-300))[test.group], dim=1).mean())
+        return torch.logsumexp(ll + torch.log(resp.clamp_min(1e-300))[test.group], dim=1).double().cpu().numpy()
 
 
 def select_type_scale(spec: E.Spec, problem, opts, holdout=0.2):
-    """The deviation scale for ``shrinkage="auto"``: returns (tau, table of candidates and held-out scores)."""
+    """The deviation scale for ``shrinkage="auto"``: returns (tau, table of candidates and held-out scores).
+
+    The candidate with the best held-out likelihood wins, unless its gain over the pooled
+    model is within one standard error (paired over held-out observations): then the pooled
+    model does, since a mixture that is not clearly better only adds variance.
+    """
     import numpy as np
 
     if spec.n_types < 2:
@@ -115,12 +120,17 @@ def select_type_scale(spec: E.Spec, problem, opts, holdout=0.2):
         tau, _, path = evidence_type_scale(spec, problem, opts)
         return tau, [{"tau": t, "heldout": None} for t in path]
     train, test = problem.take(np.flatnonzero(~test_mask)), problem.take(np.flatnonzero(test_mask))
-    tau_final, params, path = evidence_type_scale(spec, train, opts, keep=True)
-    table = [{"tau": t, "heldout": _heldout(replace(spec, type_scale=t), p, train, test)} for t, p in path]
-    # the pooled model: every type the single fit (its held-out score is the mixture's as tau -> 0)
+    _, _, path = evidence_type_scale(spec, train, opts, keep=True)
+    scores = [_heldout(replace(spec, type_scale=t), p, train, test) for t, p in path]
+    # the pooled model: every type the single fit (the mixture's limit as tau -> 0)
     single = replace(spec, n_types=1, type_scale=None)
     p1, _ = fit_map(single, train, max_steps=opts["max_steps"], optimizer=opts["optimizer"], lr=opts["lr"])
+    pooled = _heldout(single, p1, train, test)
     floor = 1e-3 * (float(spec.prior_scale) if spec.prior_scale is not None else 1.0)
-    table.append({"tau": floor, "heldout": _heldout(single, p1, train, test)})
-    best = max(table, key=lambda row: row["heldout"])
+    table = [{"tau": t, "heldout": float(v.mean()), "gain_se": float((v - pooled).std() / np.sqrt(len(v)))}
+             for (t, _), v in zip(path, scores)]
+    table.append({"tau": floor, "heldout": float(pooled.mean()), "gain_se": 0.0})
+    best = max(table[:-1], key=lambda row: row["heldout"])
+    if best["heldout"] - table[-1]["heldout"] <= best["gain_se"]:
+        best = table[-1]
     return best["tau"], table
