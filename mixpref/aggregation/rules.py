@@ -320,7 +320,7 @@ def rule_options(rule):
     return dict(get_rule(rule).options)
 
 
-def aggregate(profile, rule, study=None, **options):
+def aggregate(profile, rule, study=None, posterior=False, **options):
     """Apply a social-choice rule to a profile.
 
     Parameters
@@ -334,13 +334,19 @@ def aggregate(profile, rule, study=None, **options):
     study : Study, run, None or False
         Where to log the rule, its options and the lottery's exploitability and support
         (None: the active :class:`mixpref.Study`, if any; False: nowhere).
+    posterior : bool, default False
+        Apply the rule to every posterior draw of the profile (one batched run over draws x
+        prompts) and return a :class:`~mixpref.aggregation.posterior.LotteryPosterior`; see
+        :func:`~mixpref.aggregation.posterior.aggregate_posterior`. The profile needs draws
+        (a model fitted with ``inference="svi"``, ``"laplace"`` or ``"ensemble"``);
+        without them a DataError says so.
     **options
         Rule options, e.g. ``method="selfplay"`` for ``maximal_lottery``, ``type=1`` for
         ``dictator``, ``alpha=0.05`` for ``quantile``, ``utility="reward"``.
 
     Returns
     -------
-    Lottery
+    Lottery, or LotteryPosterior with ``posterior=True``
 
     Examples
     --------
@@ -355,6 +361,10 @@ def aggregate(profile, rule, study=None, **options):
     >>> mp.aggregate(prof, "copeland").probs.round(3).tolist()
     [[0.333, 0.333, 0.333]]
     """
+    if posterior:
+        from .posterior import aggregate_posterior  # lazily: a point aggregation never needs it
+
+        return aggregate_posterior(profile, rule, study=study, **options)
     lottery = get_rule(rule).func(profile, **options)
     # computation never logs: whoever observes (an active mp.Study, mp.autolog) decides
     emit("aggregate", lottery=lottery, rule=rule, options=dict(options), study=study)
