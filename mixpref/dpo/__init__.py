@@ -33,9 +33,9 @@ _EXPORTS = {
     "type_win_rates": "mixpref.dpo.group_robust",
     "GroupWeights": "mixpref.dpo.group_robust",
     "PopulationReward": "mixpref.dpo.population_reward",
-    "iterate": "mixpref.dpo.iterate",
-    "IterationResult": "mixpref.dpo.iterate",
-    "iterate_lm": "mixpref.dpo.iterate_lm",
+    "iterate": "mixpref.dpo.loop",
+    "IterationResult": "mixpref.dpo.loop",
+    "iterate_lm": "mixpref.dpo.loop_lm",
 }
 
 __all__ = list(sorted(_EXPORTS))
