@@ -138,7 +138,7 @@ LABELS = ("pairwise", "lottery")
 
 
 def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_pairs=None, min_margin=0.0,
-                 random_state=0, labels=None, beta=None, reference=None):
+                 random_state=0, labels=None, beta=None, reference=None, confidence=None, soft_labels="mean"):
     """DPO training pairs from a lottery.
 
     Parameters
@@ -179,18 +179,27 @@ def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_
         The trainer's reference policy over the candidates: probabilities aligned with the
         lottery, or a table [``prompt_id``, ``response_id``, ``prob`` or ``logprob``] (a
         reference LM's summed log-probabilities). Default: uniform.
+    confidence, soft_labels : optional
+        For a LotteryPosterior (``mp.aggregate(..., posterior=True)``): pairs come from its
+        mean lottery, pairs whose preference has posterior probability below ``confidence``
+        are dropped, and ``soft_labels="lower"`` takes ``p_chosen`` at the lower credible
+        bound; see :func:`mixpref.targets.conservative.conservative_pairs` (adds ``support``).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``prompt_id``, ``chosen_id``, ``rejected_id``, ``prompt``, ``chosen``,
-        ``rejected`` (texts), ``p_chosen`` (the aggregate's P(chosen beats rejected), ties
-        counted half: ``(1 + P̄_cr − P̄_rc) / 2``),
-        ``weight`` (each prompt's weights sum to 1), ``rule``, ``win_prob_chosen``,
-        ``win_prob_rejected`` (win probability against the lottery, ``pairwise @ probs`` with
-        ties counted half, as ``lottery.win_probabilities()``),
-        ``margin``; plus ``prompt_messages``, ``chosen_messages``, ``rejected_messages``
-        for conversational data.
+        ``rejected`` (texts; the ids when no texts are given), ``p_chosen`` (the soft label:
+        with ``labels="pairwise"`` the aggregate's P(chosen beats rejected), ties counted
+        half, ``(1 + P̄_cr − P̄_rc) / 2``; with ``labels="lottery"`` the label whose soft-DPO
+        optimum at ``beta`` and ``reference`` is the lottery), ``weight`` (each prompt's
+        weights sum to 1), ``rule``, ``win_prob_chosen``, ``win_prob_rejected`` (win
+        probability against the lottery, ``pairwise @ probs`` with ties counted half, as
+        ``lottery.win_probabilities()``), ``margin`` (``prob(chosen) − prob(rejected)`` in
+        the lottery); plus ``prompt_messages``, ``chosen_messages``, ``rejected_messages``
+        for conversational data. A column that cannot be computed from the input (the
+        ``win_prob_*`` columns and pairwise ``p_chosen`` of a lottery without ``pairwise``)
+        is left out with a warning, never filled with NaN.
 
     Examples
     --------
@@ -200,6 +209,12 @@ def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_
     >>> pairs[["chosen_id", "rejected_id", "p_chosen"]].values.tolist()
     [[0, 1, 0.8]]
     """
+    if confidence is not None or soft_labels != "mean" or hasattr(lottery, "support_probability"):
+        from .conservative import conservative_pairs  # a posterior: pairs its draws support
+
+        return conservative_pairs(lottery, data_or_candidates, confidence=confidence, soft_labels=soft_labels,
+                                  strategy=strategy, n_pairs=n_pairs, min_margin=min_margin,
+                                  random_state=random_state, labels=labels, beta=beta, reference=reference)
     if strategy not in STRATEGIES:
         raise DataError(f"strategy: got {strategy!r}, expected one of {', '.join(STRATEGIES)}")
     if labels is None:
