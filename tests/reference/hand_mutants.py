@@ -41,6 +41,8 @@ BUGS = {
     "dirichlet_conc_not_minus_1": ("mixpref/models/_engine.py", "(conc - 1) * lw.sum()", "conc * lw.sum()", [MODELS]),
     "dirichlet_no_normaliser": ("mixpref/models/_engine.py",
                                 "+ math.lgamma(conc * K) - K * math.lgamma(conc)", "", [MODELS]),
+    "normal_prior_no_normaliser": ("mixpref/models/_engine.py",
+                                   "- p.numel() * (math.log(s) + 0.5 * math.log(2 * math.pi))", "", [MODELS]),
     "mlp_tanh_gelu": ("mixpref/models/_engine.py",
                       'params["b1"][:, None, :])', 'params["b1"][:, None, :], approximate="tanh")', [MODELS]),
     "pl_beta_ignored": ("mixpref/models/_engine.py", "r = r / spec.beta", "r = r", [MODELS]),
