@@ -10,7 +10,8 @@ alone over-trusts the types when the signal is weak: the annotators' type assign
 chosen to fit the noise, which inflates ``delta`` (measured: at logit sd 1 with no types it
 settled at tau = 0.41 and predicted 0.013 nats worse than one model). So the scale is
 chosen among the path's values and the pooled model (``tau`` -> 0) by the held-out
-likelihood of a fifth of every annotator's comparisons; the final fit uses all the data.
+likelihood of two disjoint tenths of every annotator's comparisons (:func:`select_type_scale`);
+the final fit uses all the data.
 
 Examples
 --------
@@ -68,7 +69,7 @@ def evidence_type_scale(spec: E.Spec, problem, opts, max_iter=10, tol=0.02, keep
     tau = s
     fit_opts = dict(max_steps=opts["max_steps"], optimizer=opts["optimizer"], lr=opts["lr"])
     current = replace(spec, type_scale=tau)
-    params, _ = fit_map(current, problem, n_restarts=1, random_state=opts["random_state"], **fit_opts)
+    params, _ = fit_map(current, problem, n_restarts=opts["n_restarts"], random_state=opts["random_state"], **fit_opts)
     path = [(tau, params)]
     K = spec.n_types
     floor = 1e-4 * s
@@ -91,44 +92,75 @@ def evidence_type_scale(spec: E.Spec, problem, opts, max_iter=10, tol=0.02, keep
 
 
 def _heldout(spec, params, train, test):
-    """Log-likelihood of each ``test`` observation given its group's type posterior on ``train``."""
+    """Log-likelihood of each ``test`` observation given its group's type posterior from all of the
+    group's other observations (training ones and the other held-out ones).
+
+    Identifying an annotator's type from fewer comparisons than the final fit will see would
+    bias the choice towards the pooled model exactly where types start to pay; only the type
+    parameters are estimated without the held-out part.
+    """
     with torch.no_grad():
-        resp = E.responsibilities(spec, params, train)
         ll = E.obs_loglik(spec, params, test)
-        return torch.logsumexp(ll + torch.log(resp.clamp_min(1e-300))[test.group], dim=1).double().cpu().numpy()
+        if spec.n_types == 1:
+            return ll[:, 0].double().cpu().numpy()
+        gll = E.group_loglik(E.obs_loglik(spec, params, train), train)
+        n_groups = max(train.n_groups, int(test.group.max()) + 1 if test.n_obs else 0)
+        if gll.shape[0] < n_groups:
+            gll = torch.cat([gll, gll.new_zeros((n_groups - gll.shape[0], gll.shape[1]))])
+        gll = gll.index_add(0, test.group, ll)
+        logw = E.log_weights(spec, params, gll)
+        others = gll[test.group] - ll + logw  # the group's other observations
+        post = others - torch.logsumexp(others, dim=1, keepdim=True)
+        return torch.logsumexp(ll + post, dim=1).double().cpu().numpy()
 
 
-def select_type_scale(spec: E.Spec, problem, opts, holdout=0.2):
+def select_type_scale(spec: E.Spec, problem, opts, holdout=0.1, folds=2):
     """The deviation scale for ``shrinkage="auto"``: returns (tau, table of candidates and held-out scores).
 
-    The candidate with the best held-out likelihood wins, unless its gain over the pooled
-    model is within one standard error (paired over held-out observations): then the pooled
-    model does, since a mixture that is not clearly better only adds variance.
+    ``folds`` disjoint held-out parts of ``holdout`` of every group's observations: on each,
+    the evidence path is followed on the rest and every candidate scored on the part; the
+    scores are pooled over parts. The candidate with the best held-out likelihood wins,
+    unless its gain over the pooled model is within one standard error (paired over held-out
+    observations): then the pooled model does, since a mixture that is not clearly better
+    only adds variance. A small ``holdout`` keeps the fits close to the final fit's data
+    size, which matters where types just start to be identifiable.
     """
     import numpy as np
 
     if spec.n_types < 2:
         return None, []
     rng = np.random.default_rng(int(opts["random_state"]))
-    test_mask = np.zeros(problem.n_obs, dtype=bool)
+    fold = np.full(problem.n_obs, -1)
     groups = problem.group_np
     for g in np.unique(groups):
-        idx = np.flatnonzero(groups == g)
-        if len(idx) >= 2:
-            test_mask[rng.choice(idx, size=max(1, int(round(holdout * len(idx)))), replace=False)] = True
-    if not test_mask.any():
+        idx = rng.permutation(np.flatnonzero(groups == g))
+        n_out = max(1, int(round(holdout * len(idx))))
+        if len(idx) > folds * n_out:
+            for f in range(folds):
+                fold[idx[f * n_out:(f + 1) * n_out]] = f
+    if (fold < 0).all():
         tau, _, path = evidence_type_scale(spec, problem, opts)
-        return tau, [{"tau": t, "heldout": None} for t in path]
-    train, test = problem.take(np.flatnonzero(~test_mask)), problem.take(np.flatnonzero(test_mask))
-    _, _, path = evidence_type_scale(spec, train, opts, keep=True)
-    scores = [_heldout(replace(spec, type_scale=t), p, train, test) for t, p in path]
-    # the pooled model: every type the single fit (the mixture's limit as tau -> 0)
+        return tau, [{"tau": t, "heldout": None, "gain_se": None} for t in path]
     single = replace(spec, n_types=1, type_scale=None)
-    p1, _ = fit_map(single, train, max_steps=opts["max_steps"], optimizer=opts["optimizer"], lr=opts["lr"])
-    pooled = _heldout(single, p1, train, test)
     floor = 1e-3 * (float(spec.prior_scale) if spec.prior_scale is not None else 1.0)
-    table = [{"tau": t, "heldout": float(v.mean()), "gain_se": float((v - pooled).std() / np.sqrt(len(v)))}
-             for (t, _), v in zip(path, scores)]
+    taus, scores, pooled = None, [], []
+    for f in range(folds):
+        train, test = problem.take(np.flatnonzero(fold != f)), problem.take(np.flatnonzero(fold == f))
+        if taus is None:
+            _, _, path = evidence_type_scale(spec, train, opts, keep=True)
+            taus = [t for t, _ in path]
+            fits = [p for _, p in path]
+        else:  # the same candidates on the other part, each started from the first part's fit
+            fits = [fit_map(replace(spec, type_scale=t), train, init=p, max_steps=opts["max_steps"],
+                            optimizer=opts["optimizer"], lr=opts["lr"])[0] for t, p in zip(taus, fits)]
+        scores.append([_heldout(replace(spec, type_scale=t), p, train, test) for t, p in zip(taus, fits)])
+        p1, _ = fit_map(single, train, max_steps=opts["max_steps"], optimizer=opts["optimizer"], lr=opts["lr"])
+        pooled.append(_heldout(single, p1, train, test))
+    pooled = np.concatenate(pooled)
+    table = []
+    for i, t in enumerate(taus):
+        v = np.concatenate([part[i] for part in scores])
+        table.append({"tau": t, "heldout": float(v.mean()), "gain_se": float((v - pooled).std() / np.sqrt(len(v)))})
     table.append({"tau": floor, "heldout": float(pooled.mean()), "gain_se": 0.0})
     best = max(table[:-1], key=lambda row: row["heldout"])
     if best["heldout"] - table[-1]["heldout"] <= best["gain_se"]:
