@@ -28,6 +28,31 @@ class Belief:
     voter_weights: np.ndarray  # (V,) weights of hypotheses 0..V-1 as the population's voters
     new_annotator: np.ndarray  # (P,) bool: the row's annotator is unknown to the model (population prior)
     has_draws: bool
+    point: np.ndarray = None  # (1, K, n) the point estimate (the type objective reads it)
+
+    def __post_init__(self):
+        if self.point is None:
+            self.point = self.basis.mean(axis=0, keepdims=True)
+
+
+def _linear_draws(model, features, n_draws, random_state):
+    """(S, K, n) reward draws of a linear BT-type model as one BLAS product (None when not linear).
+
+    The same draws as ``model.sample_rewards`` (same indices of the stored samples), without
+    a torch call per draw: the per-draw loop dominated the time of scoring a large pool.
+    """
+    spec = getattr(model, "lowrank_spec_", None)
+    spec = spec.basis if spec is not None else model.spec_
+    samples = model.posterior_samples_
+    if spec.reward != "linear" or spec.kind != "bt" or "theta" not in samples or getattr(spec, "type_scale", None):
+        return None
+    theta = samples["theta"].double().numpy()
+    theta = theta[:, None] if theta.ndim == 2 else theta  # (stored, K, d)
+    rng = np.random.default_rng(random_state)
+    idx = rng.choice(len(theta), size=int(n_draws), replace=int(n_draws) > len(theta))
+    emb = np.asarray(features.embeddings, dtype=np.float64)
+    S, K, d = len(idx), theta.shape[1], theta.shape[2]
+    return (emb @ theta[idx].reshape(S * K, d).T).T.reshape(S, K, len(emb))
 
 
 def _basis_draws(model, features, n_draws, random_state, need_draws, objective):
@@ -39,17 +64,21 @@ def _basis_draws(model, features, n_draws, random_state, need_draws, objective):
                 f"objective={objective!r} needs posterior draws, but the model has none (fitted with "
                 f"inference={model._options().get('inference', 'map')!r}); refit with inference='svi', 'ensemble' "
                 "or 'laplace', or use objective='type', 'uncertainty' or 'random'")
-        return point[None], False
-    draws = np.asarray(model.sample_rewards(int(n_draws), features, random_state=random_state), dtype=np.float64)
-    draws = draws[:, None] if draws.ndim == 2 else draws
-    return draws, True
+        return point[None], point[None], False
+    if not need_draws and objective == "type":
+        return point[None], point[None], False
+    draws = _linear_draws(model, features, n_draws, random_state)
+    if draws is None:
+        draws = np.asarray(model.sample_rewards(int(n_draws), features, random_state=random_state), dtype=np.float64)
+        draws = draws[:, None] if draws.ndim == 2 else draws
+    return draws, point[None], True
 
 
 def belief_of(model, features, row_annotators, *, n_draws=64, random_state=0, need_draws=False, objective=""):
     """The :class:`Belief` of ``model`` about each candidate row (``row_annotators``: ids or None each)."""
     if not hasattr(model, "params_"):
         raise DataError(f"model: {type(model).__name__} is not fitted; fit it before asking what to ask")
-    basis, has_draws = _basis_draws(model, features, n_draws, random_state, need_draws, objective)
+    basis, point, has_draws = _basis_draws(model, features, n_draws, random_state, need_draws, objective)
     K = basis.shape[1]
     known = pd.Index(getattr(model, "annotators_", pd.Index([])))
     rows = pd.Index([a if a is not None and a == a else None for a in row_annotators], dtype=object)
@@ -79,4 +108,4 @@ def belief_of(model, features, row_annotators, *, n_draws=64, random_state=0, ne
         if K > 1 and len(known) and (~new).any():
             resp = model.responsibilities_.to_numpy()
             mix[~new] = resp[pos[~new]]
-    return Belief(basis, hyp, mix, voters, new, has_draws)
+    return Belief(basis, hyp, mix, voters, new, has_draws, point)

@@ -4,8 +4,9 @@ Each answer is binary (ties are not modelled here): ``p = sigmoid(r(a) - r(b))``
 hypothesis about the annotator and a draw of the rewards. With ``Hb`` the binary entropy
 (nats) and ``P_s`` a row's answer probability in draw s (mixed over its hypotheses):
 
-* ``type``: ``I(y; h) = Hb(sum_h pi_h pbar_h) - sum_h pi_h Hb(pbar_h)`` (``pbar_h``: mean
-  over draws), the expected information gain about the annotator's type or weights;
+* ``type``: ``I(y; h) = Hb(sum_h pi_h p_h) - sum_h pi_h Hb(p_h)`` with ``p_h`` under the
+  point estimate of the rewards: the expected information gain about the annotator's type
+  or weights (the population held fixed, as ``adapt`` holds it);
 * ``reward`` (BALD): ``I(y; draw) = Hb(mean_s P_s) - mean_s Hb(P_s)``;
 * ``decision``: ``I(y; o) = Hb(mean_s P_s) - sum_c f_c Hb(mean_{s: o_s = c} P_s)`` with o_s
   the rule's outcome (Smith set proxy, :mod:`.outcomes`) for the row's prompt in draw s:
@@ -29,10 +30,12 @@ from ..errors import DataError
 OBJECTIVES = ("type", "reward", "decision", "uncertainty", "random")
 NEEDS_DRAWS = ("reward", "decision")
 _CHUNK_ELEMENTS = 4_000_000
+FLOAT32_ABOVE = 1_000_000
 
 
 def binary_entropy(p):
-    p = np.clip(p, 1e-12, 1 - 1e-12)
+    eps = 1e-12 if p.dtype == np.float64 else 1e-6
+    p = np.clip(p, eps, 1 - eps)
     return -(p * np.log(p) + (1 - p) * np.log1p(-p))
 
 
@@ -40,24 +43,27 @@ def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def _hyp_probs(belief, ia, ib):
-    d = belief.basis[:, :, ia] - belief.basis[:, :, ib]  # (S, K, C)
-    H, K = belief.hypotheses.shape
-    if H == K and np.array_equal(belief.hypotheses, np.eye(K)):
+def _hyp_probs(rows, hypotheses, ia, ib):
+    """(C, S, H) answer probabilities; ``rows`` is the (n, S, K) basis, rows contiguous so that
+    gathering the pairs' responses copies whole rows (a gather on the last axis was 10x slower)."""
+    d = rows[ia] - rows[ib]  # (C, S, K)
+    H, K = hypotheses.shape
+    if H == K and np.array_equal(hypotheses, np.eye(K)):
         return _sigmoid(d)
-    return _sigmoid(np.einsum("hk,skc->shc", belief.hypotheses, d))
+    return _sigmoid(np.einsum("csk,hk->csh", d, hypotheses.astype(d.dtype)))
 
 
 def _decision(P, codes):
     """I(y; o) per row from answer probabilities P (S, C) and outcome codes (S, C)."""
-    S, C = P.shape
-    n_cls = int(codes.max()) + 1
-    flat = (np.arange(C)[None, :] * n_cls + codes).ravel()
-    sums = np.bincount(flat, weights=P.ravel(), minlength=C * n_cls).reshape(C, n_cls)
-    counts = np.bincount(flat, minlength=C * n_cls).reshape(C, n_cls)
-    cond = np.where(counts > 0, sums / np.maximum(counts, 1), 0.5)
-    h_cond = (counts / S * binary_entropy(cond)).sum(axis=1)
-    return binary_entropy(P.mean(axis=0)) - h_cond
+    S = P.shape[0]
+    h_cond = np.zeros(P.shape[1])
+    # a prompt has a handful of distinct outcomes: loop over outcome codes, not rows
+    for c in range(int(codes.max()) + 1):
+        hit = codes == c
+        n_c = np.count_nonzero(hit, axis=0)
+        mean_c = ((P * hit).sum(axis=0) / np.maximum(n_c, 1)).astype(np.float64)
+        h_cond += np.where(n_c > 0, n_c / S * binary_entropy(mean_c), 0.0)
+    return binary_entropy(P.mean(axis=0, dtype=np.float64)) - h_cond
 
 
 def score_pool(objective, belief, pool, outcome_codes=None, random_state=0):
@@ -67,23 +73,30 @@ def score_pool(objective, belief, pool, outcome_codes=None, random_state=0):
     P = len(pool)
     if objective == "random":
         return np.random.default_rng(random_state).random(P)
-    S, H = belief.basis.shape[0], belief.hypotheses.shape[0]
+    # the type objective reads the point estimate (EIG about the person given the population)
+    basis = belief.point if objective == "type" else belief.basis
+    S, H = basis.shape[0], belief.hypotheses.shape[0]
+    # a large pool with many draws: float32 halves the memory traffic (answer probabilities to
+    # ~1e-7); entropies of the averages are taken in float64
+    dtype = np.float32 if S * P >= FLOAT32_ABOVE else np.float64
+    rows = np.ascontiguousarray(np.transpose(basis, (2, 0, 1)), dtype=dtype)  # (n, S, K)
     step = max(64, _CHUNK_ELEMENTS // max(1, S * H))
     out = np.empty(P)
     for lo in range(0, P, step):
         sl = slice(lo, min(P, lo + step))
-        p = _hyp_probs(belief, pool.ia[sl], pool.ib[sl])  # (S, H, C)
-        mix = belief.mix[sl].T  # (H, C)
+        p = _hyp_probs(rows, belief.hypotheses, pool.ia[sl], pool.ib[sl])  # (C, S, H)
+        mix = belief.mix[sl].astype(dtype)  # (C, H)
         if objective == "type":
-            pbar = p.mean(axis=0)
-            out[sl] = binary_entropy((mix * pbar).sum(axis=0)) - (mix * binary_entropy(pbar)).sum(axis=0)
+            pbar = p[:, 0].astype(np.float64)
+            mix = belief.mix[sl]
+            out[sl] = binary_entropy((mix * pbar).sum(axis=1)) - (mix * binary_entropy(pbar)).sum(axis=1)
             continue
-        Ps = np.einsum("shc,hc->sc", p, mix)
-        marginal = binary_entropy(Ps.mean(axis=0))
+        Ps = np.einsum("csh,ch->cs", p, mix)  # (C, S)
+        marginal = binary_entropy(Ps.mean(axis=1, dtype=np.float64))
         if objective == "uncertainty":
             out[sl] = marginal
         elif objective == "reward":
-            out[sl] = marginal - binary_entropy(Ps).mean(axis=0)
+            out[sl] = marginal - binary_entropy(Ps).mean(axis=1, dtype=np.float64)
         else:
-            out[sl] = _decision(Ps, outcome_codes[:, pool.prompt_code[sl]])
+            out[sl] = _decision(Ps.T, outcome_codes[:, pool.prompt_code[sl]])
     return np.maximum(out, 0.0) if objective != "uncertainty" else out

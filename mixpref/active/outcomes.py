@@ -41,10 +41,10 @@ def voter_margins(belief, cand_rows, cand_mask):
     """Weighted-majority margins (S, G, M, M) of the population's voters for each prompt's candidates."""
     V = len(belief.voter_weights)
     # (S, V, n) -> rewards of candidates (S, V, G, M)
-    r = np.einsum("vk,skn->svn", belief.hypotheses[:V], belief.basis)[:, :, cand_rows]
-    diff = r[..., :, None] - r[..., None, :]
-    pref = 2.0 / (1.0 + np.exp(-diff)) - 1.0
-    margins = np.einsum("v,svgij->sgij", belief.voter_weights, pref)
+    r = np.einsum("vk,skn->svn", belief.hypotheses[:V], belief.basis)[:, :, cand_rows].astype(np.float32)
+    # P(i > j) - P(j > i) = tanh((r_i - r_j) / 2); float32 is ample for a sign
+    pref = np.tanh(0.5 * (r[..., :, None] - r[..., None, :]))
+    margins = np.tensordot(belief.voter_weights.astype(np.float32), pref, axes=([0], [1]))
     return np.where(cand_mask[None, :, :, None] & cand_mask[None, :, None, :], margins, 0.0)
 
 
