@@ -125,7 +125,7 @@ class PreferenceModel(PredictionMixin):
         else:
             resp = np.ones((int(seen.sum()), 1))
         self._restore(
-            spec, params, n_features_in=int(problem.phi.shape[1]),
+            spec, params, n_features_in=int(problem.dim),
             annotators=pd.Index(data.annotators)[seen] if n_ann else pd.Index([]), responsibilities=resp,
             samples=None if samples is None else {k: torch.stack([s[k].detach().cpu() for s in samples])
                                                   for k in samples[0]},

@@ -1,9 +1,10 @@
 """The vectorised likelihood shared by every model (single and mixture, BT and policy-likelihood).
 
 One function computes, for every observation and every type, the log-likelihood under that
-type's reward: an ``(n_observations, K)`` matrix built from one ``(n_responses, K)`` reward
-matrix by gathering (so the cost is O(n_responses * d * K + n_observations * K), never an
-``n_observations x d`` difference matrix). The mixture marginal is a segment sum over groups
+type's reward: an ``(n_observations, K)`` matrix, built either from one ``(n_responses, K)``
+reward matrix by gathering (responses shared by many comparisons: O(n_responses * d * K)) or
+from the comparisons' difference matrix (fresh responses: O(n_comparisons * d * K), half the
+rows); the problem picks (``Problem.formulation``). The mixture marginal is a segment sum over groups
 (annotators, or single observations) followed by a logsumexp over types. The same functions
 feed the Pyro model (:func:`pyro_model`), so the fast MAP path and Pyro's enumerated ELBO
 compute the same number (a test checks it).
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 
 from ..errors import DataError
 from ._problem import Problem
+from ._rows import RowSource, linear
 
 
 @dataclass
@@ -87,16 +89,21 @@ def init_params(spec: Spec, dim: int, generator: torch.Generator, device, dtype,
 
 
 def scores(spec: Spec, params: dict, phi: torch.Tensor) -> torch.Tensor:
-    """f_theta(phi) for every type: (n, K)."""
+    """f_theta(phi) for every type: (n, K); ``phi`` may be a streamed RowSource (linear reward)."""
     if spec.reward == "linear":
-        return phi @ params["theta"].T
+        return linear(phi, params["theta"])
+    if isinstance(phi, RowSource):  # a non-linear reward needs the rows themselves
+        phi = phi.materialize()
     hidden = F.gelu(torch.einsum("nd,kdh->knh", phi, params["w1"]) + params["b1"][:, None, :])
     return torch.einsum("knh,kh->nk", hidden, params["w2"])
 
 
-def rewards(spec: Spec, params: dict, phi: torch.Tensor, logp_ref=None) -> torch.Tensor:
-    """Per-type rewards (n, K); for the policy-likelihood model, unnormalised log-policy."""
-    r = scores(spec, params, phi)
+def rewards(spec: Spec, params: dict, phi: torch.Tensor, logp_ref=None, z=None) -> torch.Tensor:
+    """Per-type rewards (n, K); for the policy-likelihood model, unnormalised log-policy.
+
+    ``z``: the scores ``phi @ theta.T`` when already computed (the linear-structure optimiser).
+    """
+    r = scores(spec, params, phi) if z is None else z
     if spec.kind == "pl":
         r = r / spec.beta
         if logp_ref is not None:
@@ -169,9 +176,39 @@ def ranking_loglik_slots(vals: torch.Tensor, valid: torch.Tensor) -> torch.Tenso
     return terms.sum(dim=1)
 
 
-def obs_loglik(spec: Spec, params: dict, problem: Problem) -> torch.Tensor:
-    """(n_obs, K): comparisons then rankings."""
-    r = rewards(spec, params, problem.phi, problem.logp_ref)
+def design(spec: Spec, problem: Problem):
+    """The matrix X with the likelihood a function of ``X @ theta.T`` (linear rewards), else None.
+
+    The difference matrix (``"diff"`` formulation) or the used responses' features
+    (``"gather"``); a tensor or a streamed RowSource.
+    """
+    if spec.reward != "linear":
+        return None
+    return problem.diff if problem.formulation == "diff" else problem.phi
+
+
+def diff_rewards(spec: Spec, params: dict, problem: Problem, z=None) -> torch.Tensor:
+    """Reward differences ``r_a - r_b`` (n_comparisons, K) from the difference matrix (linear rewards)."""
+    d = linear(problem.diff, params["theta"]) if z is None else z
+    if spec.kind == "pl":
+        d = d / spec.beta
+        if problem.dlogp is not None:
+            alpha = params["alpha"] if spec.learns_alpha else torch.as_tensor(float(spec.alpha), dtype=d.dtype, device=d.device)
+            d = d + problem.dlogp[:, None] * alpha
+    return d
+
+
+def obs_loglik(spec: Spec, params: dict, problem: Problem, z=None) -> torch.Tensor:
+    """(n_obs, K): comparisons then rankings.
+
+    The problem's formulation decides how: ``"diff"`` (fresh responses, linear reward)
+    multiplies the difference matrix once; ``"gather"`` computes each used response's
+    reward and gathers it per comparison. ``z``: ``design(spec, problem) @ theta.T`` when
+    already computed.
+    """
+    if problem.formulation == "diff" and spec.reward == "linear":
+        return pair_loglik(spec, params, diff_rewards(spec, params, problem, z), problem)
+    r = rewards(spec, params, problem.phi, problem.logp_ref, z=z)
     logz = log_normalizer(spec, r, problem) if spec.kind == "pl" else None
     if problem.n_rankings == 0:  # skip the copy a concatenation with an empty part would make
         return comparison_loglik(spec, params, r, problem, logz)
@@ -216,21 +253,26 @@ def log_prior(spec: Spec, params: dict) -> torch.Tensor:
     return total
 
 
+def log_marginal(spec: Spec, params: dict, problem: Problem, z=None) -> torch.Tensor:
+    """The data term of the MAP objective: sum over groups of log sum_k w_k p(group's data | type k)."""
+    gll = group_loglik(obs_loglik(spec, params, problem, z), problem)
+    return torch.logsumexp(gll + log_weights(spec, params, gll), dim=1).sum()
+
+
+def responsibility_term(spec: Spec, params: dict, problem: Problem, resp: torch.Tensor, z=None) -> torch.Tensor:
+    """EM's data term for fixed responsibilities: sum of resp * (group log-likelihood + log weight)."""
+    gll = group_loglik(obs_loglik(spec, params, problem, z), problem)
+    return (resp * (gll + log_weights(spec, params, gll))).sum()
+
+
 def log_joint(spec: Spec, params: dict, problem: Problem, scale: float = 1.0) -> torch.Tensor:
     """Exact log p(params, data) with the types summed out (the MAP objective)."""
-    ll = obs_loglik(spec, params, problem)
-    gll = group_loglik(ll, problem)
-    lw = log_weights(spec, params, gll)
-    marginal = torch.logsumexp(gll + lw, dim=1).sum()
-    return log_prior(spec, params) + scale * marginal
+    return log_prior(spec, params) + scale * log_marginal(spec, params, problem)
 
 
 def fixed_responsibility_objective(spec: Spec, params: dict, problem: Problem, resp: torch.Tensor) -> torch.Tensor:
     """EM's expected complete-data log joint for fixed responsibilities (used to initialise)."""
-    ll = obs_loglik(spec, params, problem)
-    gll = group_loglik(ll, problem)
-    lw = log_weights(spec, params, gll)
-    return log_prior(spec, params) + (resp * (gll + lw)).sum()
+    return log_prior(spec, params) + responsibility_term(spec, params, problem, resp)
 
 
 def responsibilities(spec: Spec, params: dict, problem: Problem) -> torch.Tensor:
@@ -252,7 +294,7 @@ def pyro_model(spec: Spec, problem: Problem):
     from pyro.distributions import constraints
     from pyro.ops.indexing import Vindex
 
-    shapes = param_shapes(spec, problem.phi.shape[1])
+    shapes = param_shapes(spec, problem.dim)
     dev, dt = problem.device, problem.dtype
 
     def model():
@@ -316,7 +358,7 @@ def pyro_map_loss(spec: Spec, params: dict, problem: Problem) -> float:
     pyro.clear_param_store()
     model = pyro_model(spec, problem)
     values = params_to_sites(spec, params)
-    guide = AutoDelta(poutine.block(model, expose=continuous_sites(spec, problem.phi.shape[1])),
+    guide = AutoDelta(poutine.block(model, expose=continuous_sites(spec, problem.dim)),
                       init_loc_fn=init_to_value(values=values))
     elbo = TraceEnum_ELBO(max_plate_nesting=1) if spec.n_types > 1 else Trace_ELBO()
     with torch.no_grad():

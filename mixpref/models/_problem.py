@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from ..errors import DataError
+from ._rows import RowSource, store_dim
 
 
 def check_data(data, what="data"):
@@ -25,66 +26,127 @@ def check_features(features):
         raise DataError(f"features: expected a mixpref.Features, got {type(features).__name__}")
 
 
-def build_problem(data, features, *, level="annotator", device="cpu", dtype=torch.float32, use_logp_ref=True):
-    """Tensors for ``data`` with the rows of ``features`` aligned to ``data.responses``."""
+def build_problem(data, features, *, level="annotator", device="cpu", dtype=torch.float32, use_logp_ref=True,
+                  formulation="auto", stream_bytes=None):
+    """Tensors for ``data`` with the rows of ``features`` matched to ``data.responses``.
+
+    The features are read in place (no aligned copy): ``features.embeddings`` may be an
+    array, a memory-mapped array or the cache's sharded rows (anything with ``take_rows``).
+    ``formulation`` and ``stream_bytes``: see :class:`Problem`.
+    """
     check_data(data)
     check_features(features)
-    feats = features.align(data)
+    pos = features.positions(data.responses["response_id"])
+    logp = getattr(features, "logp_ref", None)
     arr = data.arrays
     rank = data.ranking_arrays
     prompt_codes = pd.Index(data.prompts["prompt_id"]).get_indexer(data.responses["prompt_id"])
     return Problem(
-        phi=feats.embeddings,
-        logp_ref=feats.logp_ref if use_logp_ref else None,
+        phi=features.embeddings, phi_rows=pos,
+        logp_ref=None if (logp is None or not use_logp_ref) else np.asarray(logp)[pos],
         response_prompt=prompt_codes,
         a=arr.a, b=arr.b, y=arr.y, annotator=arr.annotator,
         rank_items=rank.items if len(rank) else None,
         rank_annotator=rank.annotator if len(rank) else np.zeros(0, dtype=np.int64),
         n_annotators=len(data.annotators),
-        level=level, device=device, dtype=dtype,
+        level=level, device=device, dtype=dtype, formulation=formulation, stream_bytes=stream_bytes,
     )
 
 
+FORMULATIONS = ("auto", "gather", "diff")
+
+
 class Problem:
-    """Integer-coded observations and response features as tensors on one device.
+    """Integer-coded observations and their features as tensors on one device.
 
     Observations are the comparisons followed by the rankings. ``group`` maps each
     observation to the unit that shares a type: its annotator (``level="annotator"``;
     an observation without annotator becomes its own group) or itself
     (``level="observation"``).
+
+    Only the responses that observations use are kept (``phi``, rows renumbered; ``a``,
+    ``b`` and ``rank_items`` index them). The likelihood needs ``X @ theta.T`` for one of
+    two design matrices, and ``formulation`` says which (``"auto"`` picks from the data):
+
+    * ``"gather"``: rewards of the used responses, then gathered per comparison. Cheaper
+      when responses are shared by several comparisons (``n_comparisons > n_responses``) and
+      the only choice with rankings;
+    * ``"diff"``: the difference vectors ``phi[a] - phi[b]`` of the comparisons, one row
+      each (``diff``). Cheaper when responses are fresh (each used about once): half the
+      rows of the gather, and no index_add in the backward pass.
+
+    A design matrix larger than ``stream_bytes`` is never materialised: it stays a
+    :class:`~mixpref.models._rows.RowSource` read block by block from ``phi`` (an array,
+    a memory map or the cache's shards) in every forward and backward pass.
+    ``phi_rows`` maps each response to its row of ``phi`` (default: row i).
     """
 
     def __init__(self, *, phi, logp_ref, response_prompt, a, b, y, annotator, rank_items=None,
-                 rank_annotator=None, n_annotators=0, level="annotator", device="cpu", dtype=torch.float32):
+                 rank_annotator=None, n_annotators=0, level="annotator", device="cpu", dtype=torch.float32,
+                 phi_rows=None, formulation="auto", stream_bytes=None):
         device = torch.device(device)
         self.device, self.dtype = device, dtype
-        self.phi = torch.as_tensor(np.asarray(phi), dtype=dtype, device=device)
-        self.logp_ref = None if logp_ref is None else torch.as_tensor(np.asarray(logp_ref), dtype=dtype, device=device)
-        resp_prompt = np.asarray(response_prompt, dtype=np.int64)
-        self.n_responses = self.phi.shape[0]
+        if formulation not in FORMULATIONS:
+            raise DataError(f"formulation: got {formulation!r}, expected one of {FORMULATIONS}")
+        store = phi if (hasattr(phi, "take_rows") or isinstance(phi, (np.ndarray, torch.Tensor))) else np.asarray(phi)
+        self.dim = store_dim(store)
+        n_all = len(phi_rows) if phi_rows is not None else (store.n_rows if hasattr(store, "take_rows") else store.shape[0])
+        phi_rows = np.arange(n_all, dtype=np.int64) if phi_rows is None else np.asarray(phi_rows, dtype=np.int64)
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        items = None
+        if rank_items is not None and len(rank_items):
+            items = np.asarray(rank_items, dtype=np.int64)
+        # keep only the responses observations use, renumbered 0..n-1 in their original order
+        used = np.zeros(n_all, dtype=bool)
+        used[a] = True
+        used[b] = True
+        if items is not None:
+            used[items[items >= 0]] = True
+        used_idx = np.flatnonzero(used)
+        recode = np.full(n_all, -1, dtype=np.int64)
+        recode[used_idx] = np.arange(len(used_idx))
+        a, b = recode[a], recode[b]
+        if items is not None:
+            items = np.where(items >= 0, recode[np.maximum(items, 0)], -1)
+        self._store, self._store_rows = store, phi_rows[used_idx]
+        self.stream_bytes = stream_bytes
+        self.n_responses = len(used_idx)
+        self.logp_ref = None if logp_ref is None else torch.as_tensor(np.asarray(logp_ref)[used_idx], dtype=dtype, device=device)
+        resp_prompt = np.asarray(response_prompt, dtype=np.int64)[used_idx]
         _, prompt_codes = np.unique(resp_prompt, return_inverse=True)
         self.response_prompt = torch.as_tensor(prompt_codes, device=device)
         self.n_prompts = int(prompt_codes.max()) + 1 if len(prompt_codes) else 0
-        a = np.asarray(a, dtype=np.int64)
         self.n_comparisons = len(a)
         self.a = torch.as_tensor(a, device=device)
-        self.b = torch.as_tensor(np.asarray(b, dtype=np.int64), device=device)
+        self.b = torch.as_tensor(b, device=device)
         y = np.asarray(y, dtype=np.float64)
         self.y = torch.as_tensor(y, dtype=dtype, device=device)
         self.is_tie = self.y == 0.5
         self.sign = torch.sign(self.y - 0.5)
         self.has_ties = bool((y == 0.5).any())
         self.comparison_prompt = self.response_prompt[self.a]
-        if rank_items is None or len(rank_items) == 0:
+        if items is None:
             self.rank_items = None
             rank_annotator = np.zeros(0, dtype=np.int64)
         else:
-            items = np.asarray(rank_items, dtype=np.int64)
             self.rank_items = torch.as_tensor(items, device=device)
             self.rank_valid = self.rank_items >= 0
             self.rank_safe = self.rank_items.clamp(min=0)
         self.n_rankings = len(rank_annotator)
         self.n_obs = self.n_comparisons + self.n_rankings
+        if formulation == "auto":
+            # gather multiplies every used response once; the difference matrix every comparison once
+            fresh = self.n_rankings == 0 and 0 < self.n_comparisons <= self.n_responses
+            formulation = "diff" if fresh else "gather"
+        elif formulation == "diff" and self.n_rankings:
+            raise DataError("formulation='diff': rankings need per-response rewards; use 'gather' or 'auto'")
+        self.formulation = formulation
+        self._phi = None
+        self.diff = self._design(a, b) if formulation == "diff" else None
+        self.dlogp = None
+        if formulation == "diff" and self.logp_ref is not None:
+            self.dlogp = self.logp_ref[self.a] - self.logp_ref[self.b]
         ann = np.concatenate([np.asarray(annotator, dtype=np.int64), np.asarray(rank_annotator, dtype=np.int64)])
         self.annotator = ann
         self.n_annotators = int(n_annotators)
@@ -103,6 +165,54 @@ class Problem:
         self.group_np = group
         self.group = torch.as_tensor(group, device=device)
         self.group_size = torch.bincount(self.group, minlength=self.n_groups).to(dtype) if self.n_obs else None
+        # a sharded (distributed) problem replaces these: totals over all ranks and the communicator
+        self.n_total = self.n_obs
+        self.comm = None
+
+    # ------------------------------------------------------------------ design matrices
+    def _source(self, ia, ib=None) -> RowSource:
+        return RowSource(self._store, ia, ib, dtype=self.dtype, device=self.device, block_rows=self.block_rows)
+
+    @property
+    def block_rows(self) -> int:
+        """Rows per block when streaming: a block takes about an eighth of ``stream_bytes``."""
+        if not self.stream_bytes:
+            return 65536
+        per_row = self.dim * torch.finfo(self.dtype).bits // 8
+        return max(1, int(self.stream_bytes) // (8 * per_row))
+
+    def _maybe_materialize(self, source: RowSource):
+        if self.stream_bytes is not None and source.nbytes > self.stream_bytes:
+            return source
+        return source.materialize()
+
+    def _design(self, a, b):
+        return self._maybe_materialize(self._source(self._store_rows[a], self._store_rows[b]))
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the design matrix is read from the store block by block (out of core)."""
+        x = self.diff if self.formulation == "diff" else self.phi
+        return isinstance(x, RowSource)
+
+    @property
+    def phi(self):
+        """(n_responses, d) features of the used responses (a RowSource when streamed)."""
+        if self._phi is None:
+            self._phi = self._maybe_materialize(self._source(self._store_rows))
+        return self._phi
+
+    @phi.setter
+    def phi(self, value):
+        self._phi = value
+
+    def comparison_source(self) -> RowSource:
+        """The comparisons' difference rows, block by block (for score vectors; never materialised)."""
+        return self._source(self._store_rows[self.a.cpu().numpy()], self._store_rows[self.b.cpu().numpy()])
+
+    def response_source(self, rows) -> RowSource:
+        """Rows ``rows`` (indices of used responses) of the features, block by block."""
+        return self._source(self._store_rows[np.asarray(rows)])
 
     # ------------------------------------------------------------------ views
     def take(self, idx, group=None, renumber=False) -> "Problem":
@@ -122,6 +232,13 @@ class Problem:
         sub.is_tie, sub.sign = self.is_tie[tc], self.sign[tc]
         sub.comparison_prompt = self.comparison_prompt[tc]
         sub.n_comparisons = len(tc)
+        if self.diff is not None:
+            if isinstance(self.diff, RowSource):
+                rows = tc.cpu().numpy()
+                sub.diff = self._source(self.diff.ia[rows], self.diff.ib[rows])
+            else:
+                sub.diff = self.diff[tc]
+            sub.dlogp = None if self.dlogp is None else self.dlogp[tc]
         if self.rank_items is not None:
             tr = torch.as_tensor(idx[~is_comparison] - nc, device=self.device)
             sub.rank_items, sub.rank_valid, sub.rank_safe = self.rank_items[tr], self.rank_valid[tr], self.rank_safe[tr]
@@ -132,6 +249,7 @@ class Problem:
             uniq, sub.group_np = np.unique(sub.group_np, return_inverse=True)
             sub.n_groups = len(uniq)
         sub.group = torch.as_tensor(sub.group_np, device=self.device)
+        sub.n_total = sub.n_obs
         return sub
 
     def subset_groups(self, groups) -> "Problem":

@@ -19,8 +19,43 @@ import torch
 
 from .. import _engine as E
 from .batching import minibatch_objectives
-from .initialization import group_score_vectors, kmeans_init, same_partition
+from .initialization import group_score_vectors, kmeans_init, same_partition, score_components
+from .linear_lbfgs import LinearObjective, maximize
 from .optimizers import adam, lbfgs
+
+
+# iterations of the two rough stages before LBFGS on the exact marginal (each costs a full pass
+# over the features per evaluation; measured in studies/benchmarks/fit.py --shape fresh)
+POOLED_ITERATIONS = 10
+M_STEP_ITERATIONS = 10
+
+
+def make_objective(spec: E.Spec, problem: E.Problem, n: float, resp=None):
+    """The MAP objective per observation (``resp``: EM's objective for fixed responsibilities).
+
+    Linear rewards: a :class:`~.linear_lbfgs.LinearObjective` (the optimiser then reads
+    the features once per pass). On a sharded problem (``problem.comm`` set, one shard per
+    rank of a torch.distributed group) the data term and its gradient are summed over
+    ranks, so every rank's optimiser sees the full-data objective; the prior enters once.
+    """
+    if E.design(spec, problem) is not None:
+        if resp is None:
+            return LinearObjective(spec, problem, n, lambda p, z: E.log_marginal(spec, p, problem, z))
+        return LinearObjective(spec, problem, n, lambda p, z: E.responsibility_term(spec, p, problem, resp, z))
+    if problem.comm is not None:
+        from ...distributed.objective import reduced_objective
+
+        return reduced_objective(spec, problem, n, resp)
+    if resp is None:
+        return lambda p: E.log_joint(spec, p, problem) / n
+    return lambda p: E.fixed_responsibility_objective(spec, p, problem, resp) / n
+
+
+def maximize_lbfgs(objective, params, max_iter, progress=False, desc="fit"):
+    """LBFGS on ``objective``: the linear-structure variant when it has one, else torch's."""
+    if isinstance(objective, LinearObjective):
+        return maximize(objective, params, max_iter=max_iter)
+    return lbfgs(objective, params, max_iter=max_iter, progress=progress, desc=desc)
 
 
 class FitTrace:
@@ -39,13 +74,11 @@ def fit_map(spec: E.Spec, problem: E.Problem, *, n_restarts=1, max_steps=500, op
             random_state=0, progress=False, init=None, batch_groups=None, trace=None):
     """MAP estimate of all parameters; returns (params, objective per observation)."""
     gen = torch.Generator().manual_seed(int(random_state))
-    n = max(problem.n_obs, 1)
-    dim = problem.phi.shape[1]
+    n = max(problem.n_total, 1)
+    dim = problem.dim
     trace = trace if trace is not None else FitTrace()
     t0 = time.perf_counter()
-
-    def objective(p):
-        return E.log_joint(spec, p, problem) / n
+    objective = make_objective(spec, problem, n)
 
     minibatches = None
     if batch_groups is not None:
@@ -57,7 +90,7 @@ def fit_map(spec: E.Spec, problem: E.Problem, *, n_restarts=1, max_steps=500, op
     def run(p0, desc):
         start = time.perf_counter()
         if optimizer == "lbfgs":
-            out = lbfgs(objective, p0, max_iter=max_steps, progress=progress, desc=desc)
+            out = maximize_lbfgs(objective, p0, max_steps, progress=progress, desc=desc)
         elif optimizer == "adam":
             out = adam(objective, p0, steps=max_steps, lr=lr, progress=progress, desc=desc, minibatches=minibatches)
         else:
@@ -83,13 +116,17 @@ def fit_map(spec: E.Spec, problem: E.Problem, *, n_restarts=1, max_steps=500, op
     single_spec = E.Spec(**{**spec.to_dict(), "n_types": 1})
     p_single = E.init_params(single_spec, dim, gen, problem.device, problem.dtype, scale=0.0)
 
-    def single_objective(p):
-        return E.log_joint(single_spec, p, problem) / n
-
-    p_single, _, _ = lbfgs(single_objective, p_single, max_iter=max_steps, progress=False)
+    single_objective = make_objective(single_spec, problem, n)
+    # the pooled fit only centres the score vectors: a few iterations give the same k-means partition
+    p_single, _, _ = maximize_lbfgs(single_objective, p_single, min(max_steps, POOLED_ITERATIONS))
+    comm = problem.comm
+    n_groups_all = problem.n_groups if comm is None else problem.n_groups_total
+    local = slice(None) if comm is None else problem.global_group
     score = None
-    if spec.level == "annotator" and problem.n_groups >= spec.n_types:
-        score = group_score_vectors(single_spec, p_single, problem)
+    if spec.level == "annotator" and n_groups_all >= spec.n_types:
+        score = score_components(group_score_vectors(single_spec, p_single, problem), problem.group_size,
+                                 spec.n_types, comm=comm, index=None if comm is None else problem.global_group,
+                                 n_total=n_groups_all)
     best = None
     seen_starts = []
     for restart in range(max(1, int(n_restarts))):
@@ -102,27 +139,26 @@ def fit_map(spec: E.Spec, problem: E.Problem, *, n_restarts=1, max_steps=500, op
                     noise = 0.01 * torch.randn(p0[name].shape, generator=gen, dtype=torch.float64).to(p0[name])
                     p0[name] = p0[name] + noise * p_single[name].std().clamp_min(1e-3)
         if score is not None:
-            labels = kmeans_init(score, problem.group_size, K, seed=int(random_state) * 1000 + restart)
+            labels = kmeans_init(score, K, seed=int(random_state) * 1000 + restart)
             if any(same_partition(labels, other) for other in seen_starts):
                 # the same start would converge to the same optimum: not worth a fit
                 trace.restarts.append({"init": "score-kmeans (duplicate start, skipped)", "objective": None,
                                        "iterations": 0, "seconds": 0.0})
                 continue
             seen_starts.append(labels)
-            resp = np.full((problem.n_groups, K), 0.2 / K)
-            resp[np.arange(problem.n_groups), labels] += 0.8
+            resp = np.full((n_groups_all, K), 0.2 / K)
+            resp[np.arange(n_groups_all), labels] += 0.8
             how = "score-kmeans"
         else:
-            resp = np.random.default_rng(int(random_state) * 1000 + restart).dirichlet(np.ones(K), size=problem.n_groups)
+            resp = np.random.default_rng(int(random_state) * 1000 + restart).dirichlet(np.ones(K), size=n_groups_all)
             how = "random-responsibilities"
-        resp_t = torch.as_tensor(resp, dtype=problem.dtype, device=problem.device)
-        p0["logits"] = torch.log(resp_t.mean(0))
-
-        def m_step(p, resp_t=resp_t):
-            return E.fixed_responsibility_objective(spec, p, problem, resp_t) / n
+        p0["logits"] = torch.log(torch.as_tensor(resp.mean(0), dtype=problem.dtype, device=problem.device))
+        # every rank drew the same responsibilities for all groups; each keeps its own groups'
+        resp_t = torch.as_tensor(resp[local], dtype=problem.dtype, device=problem.device)
+        m_step = make_objective(spec, problem, n, resp=resp_t)
 
         # a rough M-step is enough: it only has to put each type near its cluster's optimum
-        p0, _, _ = lbfgs(m_step, p0, max_iter=min(max_steps, 25))
+        p0, _, _ = maximize_lbfgs(m_step, p0, min(max_steps, M_STEP_ITERATIONS))
         params, value, iters = run(p0, f"fit (restart {restart + 1}/{n_restarts})")
         trace.restarts.append({"init": how, "objective": value, "iterations": iters, "seconds": last_seconds[0]})
         if best is None or value > best[1]:

@@ -21,7 +21,7 @@ def fit_svi(spec: E.Spec, problem: E.Problem, init_params: dict, *, guide="norma
     pyro.set_rng_seed(int(random_state))
     pyro.clear_param_store()
     model = E.pyro_model(spec, problem)
-    blocked = poutine.block(model, expose=E.continuous_sites(spec, problem.phi.shape[1]))
+    blocked = poutine.block(model, expose=E.continuous_sites(spec, problem.dim))
     values = E.params_to_sites(spec, init_params)
     init = init_to_value(values=values)
     if guide == "normal":

@@ -1,0 +1,110 @@
+"""Design matrices read from stored features block by block (``RowSource``) and a linear map over them.
+
+A fit needs ``X @ theta.T`` for one of two design matrices: the response embeddings that
+observations use (``phi``, gathered per comparison afterwards) or the comparisons'
+difference vectors ``phi[a] - phi[b]``. Either is built from a *store*: an in-memory
+array, a memory-mapped array (float16 or float32), or any object with ``take_rows(rows)``
+(the cache's sharded features). When the matrix fits the memory budget it is materialised
+once; otherwise :class:`StreamedLinear` recomputes its blocks from the store in the forward
+and the backward pass, so resident memory stays at one block plus the store's own pages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def take(store, rows: np.ndarray) -> np.ndarray | torch.Tensor:
+    """Rows ``rows`` of ``store`` (numpy or memory-mapped array, tensor, or an object with ``take_rows``)."""
+    if hasattr(store, "take_rows"):
+        return store.take_rows(rows)
+    if isinstance(store, torch.Tensor):
+        return store.index_select(0, torch.as_tensor(rows, device=store.device))
+    if len(rows) and np.all(np.diff(rows) == 1):  # a contiguous run: a view, no copy
+        return store[int(rows[0]): int(rows[-1]) + 1]
+    return store[rows]
+
+
+def store_dim(store) -> int:
+    return int(store.dim if hasattr(store, "take_rows") else store.shape[1])
+
+
+class RowSource:
+    """Rows ``store[ia] - store[ib]`` (or ``store[ia]`` alone), produced in blocks of ``block_rows``.
+
+    Examples
+    --------
+    >>> s = RowSource(np.eye(3, dtype=np.float32), np.array([0, 1]), np.array([2, 2]), block_rows=1)
+    >>> s.materialize().tolist()
+    [[1.0, 0.0, -1.0], [0.0, 1.0, -1.0]]
+    """
+
+    def __init__(self, store, ia, ib=None, *, dtype=torch.float32, device="cpu", block_rows=65536):
+        self.store = store
+        self.ia = np.asarray(ia, dtype=np.int64)
+        self.ib = None if ib is None else np.asarray(ib, dtype=np.int64)
+        self.dtype, self.device = dtype, torch.device(device)
+        self.n_rows, self.dim = len(self.ia), store_dim(store)
+        self.block_rows = max(1, int(block_rows))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the materialised matrix."""
+        return self.n_rows * self.dim * torch.finfo(self.dtype).bits // 8
+
+    def _rows(self, idx):
+        x = take(self.store, idx)
+        return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).to(self.device, self.dtype)
+
+    def block(self, start: int, stop: int) -> torch.Tensor:
+        x = self._rows(self.ia[start:stop])
+        if self.ib is not None:
+            x = x - self._rows(self.ib[start:stop])
+        return x
+
+    def ranges(self):
+        for start in range(0, self.n_rows, self.block_rows):
+            yield start, min(start + self.block_rows, self.n_rows)
+
+    def materialize(self) -> torch.Tensor:
+        out = torch.empty((self.n_rows, self.dim), dtype=self.dtype, device=self.device)
+        for start, stop in self.ranges():
+            out[start:stop] = self.block(start, stop)
+        return out
+
+    def scatter(self, group: torch.Tensor, weight: torch.Tensor, n_groups: int) -> torch.Tensor:
+        """``S[g] = sum over rows i of group g of weight[i] * X[i]``: (n_groups, d), one block at a time."""
+        out = torch.zeros((n_groups, self.dim), dtype=self.dtype, device=self.device)
+        for start, stop in self.ranges():
+            out.index_add_(0, group[start:stop], weight[start:stop, None].to(self.dtype) * self.block(start, stop))
+        return out
+
+
+class StreamedLinear(torch.autograd.Function):
+    """``X @ theta.T`` for a :class:`RowSource` ``X`` without keeping ``X``: blocks are re-read in backward."""
+
+    @staticmethod
+    def forward(ctx, theta, source):
+        ctx.source = source
+        ctx.save_for_backward(theta)
+        out = torch.empty((source.n_rows, theta.shape[0]), dtype=theta.dtype, device=theta.device)
+        for start, stop in source.ranges():
+            out[start:stop] = source.block(start, stop).to(theta.dtype) @ theta.T
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (theta,) = ctx.saved_tensors
+        source = ctx.source
+        g = torch.zeros_like(theta)
+        for start, stop in source.ranges():
+            g += grad[start:stop].T @ source.block(start, stop).to(theta.dtype)
+        return g, None
+
+
+def linear(x, theta: torch.Tensor) -> torch.Tensor:
+    """``x @ theta.T`` for a tensor or a streamed :class:`RowSource`."""
+    if isinstance(x, RowSource):
+        return StreamedLinear.apply(theta, x)
+    return x @ theta.T
