@@ -59,11 +59,12 @@ def adapt(model, new_data, features, annotators=None):
         chosen[wanted] = True
     else:
         chosen = counts > 0
-    chosen &= ~ids.isin(model.annotators_)
-    out = copy.copy(model)
-    if not chosen.any() or model.spec_.level == "observation":
-        return out
     codes = np.flatnonzero(chosen)
+    if len(model.annotators_) and len(codes):
+        codes = codes[model.annotators_.get_indexer(ids[codes]) < 0]  # already known: kept as they are
+    out = copy.copy(model)
+    if not len(codes) or model.spec_.level == "observation":
+        return out
     if hasattr(model, "lowrank_spec_"):
         from ._lowrank_predict import atom_log_posterior
 
