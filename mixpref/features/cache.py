@@ -6,7 +6,7 @@ of entries as one structured array (``hash`` of the exact text, ``value`` vector
 ``dropped`` tokens lost to truncation). A shard is written to a temporary file and renamed,
 so a reader never sees half a shard and an interrupted run keeps every finished shard.
 Shards are read memory-mapped (``np.load(mmap_mode="r")``): a lookup touches only the rows
-it needs.
+it needs, and :class:`CachedFeatures` hands the shards to a fit in place (out of core).
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .._io import atomic_path
+from ..errors import DataError
 
 HASH_BYTES = 16
 _HASH_DTYPE = f"S{HASH_BYTES}"
@@ -161,3 +163,99 @@ class VectorCache:
 
     def __len__(self):
         return sum(len(s) for s in self._load_shards())
+
+    def locate(self, hashes):
+        """``(shard, row)`` of each hash (-1, -1 when absent) without reading any vector; and the shards."""
+        hashes = np.asarray(hashes, dtype=_HASH_DTYPE)
+        shards = self._load_shards()
+        shard_of = np.full(len(hashes), -1, dtype=np.int64)
+        row_of = np.full(len(hashes), -1, dtype=np.int64)
+        for k, shard in enumerate(shards):
+            keys = np.asarray(shard["hash"])
+            order = np.argsort(keys, kind="stable")
+            pos = np.searchsorted(keys[order], hashes)
+            clipped = np.minimum(pos, len(keys) - 1)
+            hit = (pos < len(keys)) & (keys[order][clipped] == hashes) & (shard_of < 0)
+            shard_of[hit], row_of[hit] = k, order[clipped[hit]]
+        return shard_of, row_of, shards
+
+
+class CachedFeatures:
+    """Response features read in place from a :class:`VectorCache`'s memory-mapped shards (out of core).
+
+    Quacks like :class:`mixpref.Features` for fitting: ``ids``, ``dim``, ``positions``,
+    ``align`` and ``embeddings`` (this object: ``take_rows(rows)`` reads only those rows).
+    A fit streams blocks of rows from the shards when its design matrix exceeds
+    ``memory_budget``; nothing is loaded up front. A response whose text is not in the
+    cache (never encoded, or its shard is missing or unreadable) is a :class:`DataError`
+    the first time its features are asked for.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache = VectorCache(tempfile.mkdtemp(), {"model": "toy"}, np.float16)
+    >>> _ = cache.write(text_hashes(["x", "y"]), np.eye(2, 3))
+    >>> f = CachedFeatures(cache, ["r1", "r2"], text_hashes(["y", "x"]))
+    >>> f.take_rows(np.array([0, 1])).tolist(), f.dim
+    ([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], 3)
+    """
+
+    logp_ref = None
+    item_names = None
+
+    def __init__(self, cache: VectorCache, ids, hashes, *, _located=None):
+        self.cache = cache
+        self.ids = pd.Index(list(ids), dtype=object)
+        if len(self.ids) != len(hashes):
+            raise DataError(f"CachedFeatures: {len(hashes)} hashes for {len(self.ids)} ids; expected one per id")
+        self.shard_of, self.row_of, self.shards = _located if _located is not None else cache.locate(hashes)
+        if not self.shards:
+            raise DataError(f"CachedFeatures: no readable shard in {cache.folder}; expected the encoded vectors there")
+        self.dim = int(self.shards[0]["value"].shape[1])
+        self.n_rows = len(self.ids)
+        self.embeddings = self
+
+    def __len__(self):
+        return self.n_rows
+
+    def __repr__(self):
+        return f"CachedFeatures(n_responses={self.n_rows}, dim={self.dim}, shards={len(self.shards)}, folder={self.cache.folder})"
+
+    @property
+    def nbytes(self) -> int:
+        return self.n_rows * self.dim * self.shards[0]["value"].dtype.itemsize
+
+    def positions(self, ids) -> np.ndarray:
+        """Row positions of ``ids``; a missing id, or one whose vector is not in the cache, is a DataError."""
+        ids = pd.Index(list(ids))
+        pos = self.ids.get_indexer(ids)
+        if (pos < 0).any():
+            names = ids[pos < 0].unique()
+            raise DataError(f"features: {len(names)} response id(s) have no features, e.g. {names[:5].tolist()}; "
+                            "expected features for every response of the data")
+        absent = self.shard_of[pos] < 0
+        if absent.any():
+            raise DataError(
+                f"features: {int(absent.sum()):,} response(s) are not in the cache {self.cache.folder} (e.g. "
+                f"{ids[absent][:5].tolist()}): a shard is missing or unreadable, or they were never encoded; expected "
+                "every text encoded (rerun the encoder with the same cache_dir: it encodes only what is missing)")
+        return pos
+
+    def align(self, ids_or_data) -> "CachedFeatures":
+        responses = getattr(ids_or_data, "responses", None)
+        ids = responses["response_id"].tolist() if responses is not None else list(ids_or_data)
+        pos = self.positions(ids)
+        return CachedFeatures(self.cache, ids, np.zeros(len(ids), _HASH_DTYPE),
+                              _located=(self.shard_of[pos], self.row_of[pos], self.shards))
+
+    def take_rows(self, rows) -> np.ndarray:
+        """The vectors of rows ``rows`` (in the cache's dtype), reading only their pages of each shard."""
+        rows = np.asarray(rows, dtype=np.int64)
+        shard, row = self.shard_of[rows], self.row_of[rows]
+        if (shard < 0).any():
+            self.positions(self.ids[rows[shard < 0]])  # raises, naming them
+        out = np.empty((len(rows), self.dim), dtype=self.shards[0]["value"].dtype)
+        for k in np.unique(shard):
+            sel = np.flatnonzero(shard == k)
+            out[sel] = self.shards[k]["value"][row[sel]]
+        return out

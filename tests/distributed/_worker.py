@@ -1,0 +1,58 @@
+"""Worker for the distributed tests: one rank of a gloo group fitting the test population."""
+
+import os
+import sys
+
+import numpy as np
+import torch
+
+
+def population(kind):
+    import mixpref as mp
+
+    if kind == "fresh":
+        from tests.models.test_engine_formulation import fresh_data
+
+        return fresh_data(n=1200, dim=6, n_ann=40, seed=3)
+    pop = mp.synthetic.population(n_types=2, n_annotators=41, comparisons_per_annotator=30, dim=6, n_prompts=8,
+                                  responses_per_prompt=6, logit_sd=2.0, random_state=2)
+    return pop.data, pop.features
+
+
+def estimators():
+    import mixpref as mp
+
+    return {"bt": mp.BradleyTerry(dtype="float64"), "mix": mp.MixtureBT(n_types=2, dtype="float64", n_restarts=2)}
+
+
+def run(rank, world, port, out, kind, mode):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), MIXPREF_DIST_TIMEOUT="60")
+    torch.set_num_threads(1)
+    import torch.distributed as dist
+
+    import mixpref as mp
+    from mixpref.distributed import Comm, fit
+
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        data, feats = population(kind)
+        if mode == "different-data" and rank == 1:
+            data = data.select(annotators=list(data.annotators[:-1]))
+        results = {}
+        for name, est in estimators().items():
+            m = fit(est, data, feats, comm=Comm())
+            results[name] = m
+        if rank == 0:
+            np.savez(out, **{f"{k}_objective": m.objective_ for k, m in results.items()},
+                     **{f"{k}_{p}": v.numpy() for k, m in results.items() for p, v in m.params_.items()},
+                     mix_resp=results["mix"].responsibilities_.to_numpy(),
+                     mix_per_rank=np.array(results["mix"].distributed_["observations_per_rank"]))
+    except mp.DataError as err:
+        with open(f"{out}.rank{rank}.err", "w") as f:
+            f.write(str(err))
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    run(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])

@@ -1,0 +1,57 @@
+"""Sharded fits on 2 gloo processes equal one-process fits; bad input fails on every rank, without a hang."""
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.distributed import _worker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(tmp_path, kind, mode="ok", world=2, timeout=240):
+    out = tmp_path / f"{kind}-{mode}.npz"
+    port = _free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.distributed._worker", str(r), str(world), str(port), str(out),
+                               kind, mode], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for r in range(world)]
+    logs = [p.communicate(timeout=timeout)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), "\n".join(logs)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["fresh", "shared"])
+def test_two_ranks_fit_the_same_objective_and_parameters_as_one_process(tmp_path, kind):
+    out = _launch(tmp_path, kind)
+    got = np.load(out)
+    data, feats = _worker.population(kind)
+    for name, est in _worker.estimators().items():
+        ref = est.fit(data, feats)
+        assert got[f"{name}_objective"] == pytest.approx(ref.objective_, rel=1e-5)
+        for p, v in ref.params_.items():
+            np.testing.assert_allclose(got[f"{name}_{p}"], v.numpy(), atol=1e-4, err_msg=f"{name} {p}")
+    np.testing.assert_allclose(got["mix_resp"], ref.responsibilities_.to_numpy(), atol=1e-4)
+    # both ranks held observations (sharded by annotator, balanced)
+    per_rank = got["mix_per_rank"]
+    assert per_rank.sum() == len(data) and per_rank.min() > 0.4 * per_rank.sum() / 2
+
+
+@pytest.mark.slow
+def test_ranks_with_different_data_fail_on_every_rank_with_a_clear_error(tmp_path):
+    out = _launch(tmp_path, "shared", mode="different-data")
+    errors = [Path(f"{out}.rank{r}.err") for r in range(2)]
+    assert all(e.exists() for e in errors)
+    for e in errors:
+        assert "ranks see different data" in e.read_text()
+    assert not out.exists()  # nothing written
