@@ -111,7 +111,8 @@ def simulate(model, pool, features, *, objective, budget, step, n_initial=None, 
     rows = []
     while True:
         t0 = time.perf_counter()
-        fitted = _fresh(model).fit(take(data, np.asarray(asked), []), features)
+        # study=False: the loop's many refits are not runs of their own (the caller logs the curve)
+        fitted = _fresh(model).fit(take(data, np.asarray(asked), []), features, study=False)
         row = {"objective": objective, "n_labels": len(asked)}
         row.update(_evaluate(fitted, features, test, labels))
         if evaluate is not None:

@@ -1,0 +1,373 @@
+"""Study `active_learning`: which question to ask, of whom, and what it saves.
+
+Four experiments with ``mixpref.active`` (``suggest``: objectives ``type``, ``reward``
+(BALD), ``decision``, ``uncertainty``, ``random``; a query reveals the label a pool row
+holds, drawn from the synthetic population's ground truth or recorded in the real data):
+
+1. **Population learning**: a 3-type population (d = 32, logit sd 2, 30 annotators); a
+   MixtureBT (Laplace posterior) refitted after every batch; held-out log-likelihood per
+   comparison and ARI of the annotators' types vs the number of labels, each objective vs
+   random, 3 seeds. Label saving: the labels the objective needs to reach the held-out LL
+   that random reaches with the full budget, as a fraction of that budget.
+2. **Onboarding**: new annotators of a known type (K = 3, logit sd 2, d = 64) asked one
+   question at a time; after each answer the model is adapted (``model.adapt``: the type
+   posterior, population frozen). Questions until the posterior on the true type is >= 0.95,
+   ``type`` (expected information gain) vs random.
+3. **Decisions**: a population whose weighted majority is a Condorcet cycle on half of the
+   prompts (3 candidates each); labels until the maximal lottery's support is identified
+   (posterior probability of the true support >= 0.9, averaged over prompts), ``decision``
+   vs ``reward`` vs random. The support in each posterior draw is the Smith set of the
+   draw's majority margins, which equals the maximal lottery's support with 3 candidates.
+4. **Real-data replay**: UKPConvArg1 (a random subset of topics, MiniLM features): the pool
+   is the labelled training judgments, a query reveals the recorded label; held-out LL of a
+   Bradley-Terry model (Laplace posterior) vs labels for each objective (``type`` is
+   omitted: a single model has no types).
+
+Run: ``python studies/active_learning.py`` (``--small`` for a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import mixpref as mp
+from mixpref.active import onboard, simulate, truth_pool
+from mixpref.active.belief import belief_of
+from mixpref.active.outcomes import outcome_codes
+from mixpref.active.pool import make_pool
+from mixpref.data.arrays import ComparisonArrays
+from mixpref.data.synthetic import SyntheticPopulation, SyntheticTruth
+from mixpref.reporting import Report, new_figure
+
+HERE = Path(__file__).resolve().parent
+POP_OBJECTIVES = ["random", "uncertainty", "reward", "type", "decision"]
+COLORS = {"random": "0.4", "uncertainty": "tab:orange", "reward": "tab:blue", "type": "tab:green", "decision": "tab:red"}
+
+
+def config(small):
+    if small:
+        return dict(seeds=[0], pop=dict(n_types=2, dim=8, n_annotators=10, n_prompts=10, responses_per_prompt=6),
+                     pool=300, test=200, budget=60, step=30, restarts=1, draws=16,
+                     onboard=dict(n_new=4, dim=16, n_annotators=40, per=30, pool=100, max_q=40),
+                     decision=dict(n_prompts=6, n_annotators=12, pool=300, budget=60, step=30, seeds=[0]),
+                     ukp=dict(topics=2, budget=100, step=50, seeds=[0]))
+    return dict(seeds=[0, 1, 2], pop=dict(n_types=3, dim=32, n_annotators=30, n_prompts=50, responses_per_prompt=10),
+                pool=3000, test=1500, budget=1000, step=100, restarts=2, draws=64,
+                onboard=dict(n_new=60, dim=64, n_annotators=150, per=60, pool=300, max_q=150),
+                decision=dict(n_prompts=30, n_annotators=60, pool=4000, budget=1500, step=100, seeds=[0, 1, 2]),
+                ukp=dict(topics=8, budget=2000, step=200, seeds=[0, 1]))
+
+
+def labels_to_reach(curve, target):
+    """Labels at which ``curve`` (n_labels, value) first reaches ``target`` (linear between rounds; NaN: never)."""
+    n, v = curve["n_labels"].to_numpy(float), curve["value"].to_numpy(float)
+    hit = np.flatnonzero(v >= target)
+    if not len(hit):
+        return np.nan
+    i = hit[0]
+    if i == 0:
+        return n[0]
+    return n[i - 1] + (target - v[i - 1]) / (v[i] - v[i - 1]) * (n[i] - n[i - 1])
+
+
+def saving_table(curves, metric, budget):
+    """Per seed and objective: labels to reach random's full-budget value of ``metric``, as a fraction of the budget."""
+    rows = []
+    for seed, part in curves.groupby("seed"):
+        rand = part[part.objective == "random"]
+        target = float(rand[rand.n_labels == rand.n_labels.max()][metric].iloc[0])
+        for obj, c in part.groupby("objective"):
+            n = labels_to_reach(c.rename(columns={metric: "value"}), target)
+            rows.append({"seed": seed, "objective": obj, "target": target, "labels": n, "fraction_of_budget": n / budget})
+    table = pd.DataFrame(rows)
+    summary = table.groupby("objective")["fraction_of_budget"].agg(["median", "min", "max", "size"]).rename(columns={"size": "count"}).reset_index()
+    summary["reached"] = table.groupby("objective")["labels"].apply(lambda s: int(s.notna().sum())).to_numpy()
+    return table, summary
+
+
+def plot_curves(report, curves, metric, name, title, ylabel):
+    fig, ax = new_figure(6.5, 4.0)
+    for obj, part in curves.groupby("objective"):
+        stats = part.groupby("n_labels")[metric].agg(["mean", "min", "max"])
+        ax.plot(stats.index, stats["mean"], label=obj, color=COLORS.get(obj))
+        ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.15, color=COLORS.get(obj))
+    ax.set_xlabel("labels")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    report.figure(fig, name, f"{title} (line: mean over seeds; band: min-max)")
+
+
+# ---------------------------------------------------------------------------- 1. population learning
+def population_learning(cfg, run):
+    curves = []
+    for seed in cfg["seeds"]:
+        pop = mp.synthetic.population(logit_sd=2.0, comparisons_per_annotator=2, random_state=seed, **cfg["pop"])
+        pool = truth_pool(pop, cfg["pool"], random_state=seed + 100)
+        test = truth_pool(pop, cfg["test"], random_state=seed + 200)
+        model = mp.MixtureBT(n_types=cfg["pop"]["n_types"], n_restarts=cfg["restarts"], inference="laplace",
+                             n_samples=cfg["draws"], random_state=seed)
+        for obj in POP_OBJECTIVES:
+            t0 = time.perf_counter()
+            c = simulate(model, pool, pop.features, objective=obj, budget=cfg["budget"], step=cfg["step"],
+                         n_initial=cfg["step"], test=test, labels=pop.truth.annotator_types, random_state=seed,
+                         n_draws=cfg["draws"])
+            c["seed"] = seed
+            curves.append(c)
+            print(f"population seed {seed} {obj}: LL {c.log_likelihood.iloc[-1]:.4f} ARI {c.ari.iloc[-1]:.3f} "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+            for _, row in c.iterrows():
+                run.log_metrics({f"{obj}.seed{seed}.log_likelihood": row.log_likelihood, f"{obj}.seed{seed}.ari": row.ari},
+                                step=int(row.n_labels))
+    return pd.concat(curves, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------- 2. onboarding
+def aligned_types(model, truth, features):
+    """Model type of each true type (Hungarian matching on reward correlation)."""
+    from scipy.optimize import linear_sum_assignment
+
+    r = model.rewards(features)
+    K = r.shape[0]
+    corr = np.corrcoef(np.vstack([r, truth.rewards]))[:K, K:]
+    rows, cols = linear_sum_assignment(-corr)
+    out = np.empty(K, dtype=int)
+    out[cols] = rows
+    return out
+
+
+def onboarding(cfg, seed, run):
+    oc = cfg["onboard"]
+    pop = mp.synthetic.population(n_types=3, dim=oc["dim"], logit_sd=2.0, n_annotators=oc["n_annotators"],
+                                  comparisons_per_annotator=oc["per"], random_state=seed)
+    model = mp.MixtureBT(n_types=3, n_restarts=cfg["restarts"], random_state=seed).fit(pop.data, pop.features,
+                                                                                        study=False)
+    to_model = aligned_types(model, pop.truth, pop.features)
+    rng = np.random.default_rng(seed + 7)
+    rows = []
+    for i in range(oc["n_new"]):
+        true_type = int(rng.choice(3, p=pop.truth.weights))
+        name = f"new{i}"
+        pool = truth_pool(pop, oc["pool"], annotators=[name], types=[true_type], random_state=seed * 1000 + i)
+        for obj in ("type", "random"):
+            res = onboard(model, pool, pop.features, name, int(to_model[true_type]), objective=obj,
+                          max_questions=oc["max_q"], random_state=seed * 1000 + i)
+            rows.append({"annotator": name, "true_type": true_type, "objective": obj, "questions": res["questions"],
+                         "final_posterior": res["posterior"][-1]})
+    table = pd.DataFrame(rows)
+    # not reached within the cap counts as more than the cap (so the median stays honest)
+    q = table.assign(q=table.questions.fillna(np.inf))
+    summary = q.groupby("objective").agg(median_questions=("q", "median"), mean_questions=("questions", "mean"),
+                                         reached=("questions", lambda s: int(s.notna().sum())),
+                                         annotators=("questions", "size")).reset_index()
+    med = summary.set_index("objective")["median_questions"]
+    ratio = float(med["type"] / med["random"])
+    run.log_metrics({"onboarding.type_median": float(med["type"]), "onboarding.random_median": float(med["random"]),
+                     "onboarding.ratio": ratio})
+    return table, summary, ratio
+
+
+# ---------------------------------------------------------------------------- 3. decisions
+def decision_population(n_prompts, n_annotators, dim, logit_scale, seed):
+    """3 types (0.40/0.35/0.25); half of the prompts a Condorcet cycle, the rest random candidate scores."""
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.standard_normal((dim, 3)))
+    directions = basis.T
+    cyc = (2 - np.array([[0, 1, 2], [2, 0, 1], [1, 2, 0]])).T.astype(float)  # (candidate, type)
+    scores = []
+    for p in range(n_prompts):
+        scores.append(cyc if p % 2 == 0 else rng.normal(size=(3, 3)) + rng.normal(size=(3, 1)))
+    emb = np.concatenate([s @ directions for s in scores]) + 0.05 * rng.standard_normal((3 * n_prompts, dim))
+    reward_vectors = logit_scale * directions
+    rewards = (emb @ reward_vectors.T).T
+    weights = np.array([0.4, 0.35, 0.25])
+    types = rng.permutation(np.repeat(np.arange(3), np.round(weights * n_annotators).astype(int))[:n_annotators])
+    pids = [f"p{p}" for p in range(n_prompts)]
+    rids = [f"p{p}_r{j}" for p in range(n_prompts) for j in range(3)]
+    prompts = pd.DataFrame({"prompt_id": pids, "text": [f"prompt {p}" + (" (cycle)" if p % 2 == 0 else "") for p in range(n_prompts)]})
+    responses = pd.DataFrame({"response_id": rids, "prompt_id": np.repeat(pids, 3), "text": rids})
+    annotators = pd.Index([f"a{i}" for i in range(len(types))])
+    stub = ComparisonArrays(*(np.zeros(1, dtype=np.int64) for _ in range(3)), np.ones(1), np.zeros(1, dtype=np.int64))
+    data = mp.PreferenceData(prompts, responses, annotators, stub, None)
+    truth = SyntheticTruth(reward_vectors, weights, pd.Series(types, index=annotators), rewards)
+    return SyntheticPopulation(data, mp.Features(rids, emb), truth)
+
+
+def candidate_pairs(data):
+    """Every pair of each prompt's candidates (so that the pool covers all candidates)."""
+    rows = []
+    for pid, group in data.responses.groupby("prompt_id", sort=False):
+        ids = group["response_id"].tolist()
+        rows += [(pid, a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]
+    return pd.DataFrame(rows, columns=["prompt_id", "response_a", "response_b"])
+
+
+def support_identification(pop, pool_frame):
+    """evaluate(model) -> mean over prompts of P(draw's Smith set = true support), and the share of prompts >= 0.9."""
+    pool = make_pool(pool_frame, pop.features)
+    true = belief_of(_TruthModel(pop), pop.features, [None] * len(pool))
+    true_sets = outcome_codes(true, pool)[1][0]  # (G, M)
+
+    def evaluate(model):
+        b = belief_of(model, pop.features, [None] * len(pool), n_draws=200, need_draws=True)
+        _, sets = outcome_codes(b, pool)
+        prob = (sets == true_sets[None]).all(axis=2).mean(axis=0)  # (G,)
+        return {"support_probability": float(prob.mean()), "prompts_identified": float((prob >= 0.9).mean())}
+
+    return evaluate
+
+
+class _TruthModel:
+    """The ground truth seen as a fitted mixture (what belief_of reads)."""
+
+    def __init__(self, pop):
+        self.params_, self.weights_ = {}, pop.truth.weights
+        self._r = pop.truth.rewards
+        self.annotators_ = pd.Index([])
+        self.posterior_samples_ = None
+
+    def rewards(self, features):
+        return self._r
+
+
+def decisions(cfg, run):
+    dc = cfg["decision"]
+    curves = []
+    for seed in dc["seeds"]:
+        pop = decision_population(dc["n_prompts"], dc["n_annotators"], 16, 1.5, seed)
+        pool = truth_pool(pop, dc["pool"], random_state=seed + 100)
+        evaluate = support_identification(pop, candidate_pairs(pop.data))
+        model = mp.MixtureBT(n_types=3, n_restarts=cfg["restarts"], inference="laplace", n_samples=200, random_state=seed)
+        for obj in ("random", "reward", "decision"):
+            c = simulate(model, pool, pop.features, objective=obj, budget=dc["budget"], step=dc["step"],
+                         n_initial=dc["step"], random_state=seed, n_draws=cfg["draws"], evaluate=evaluate)
+            c["seed"] = seed
+            curves.append(c)
+            print(f"decision seed {seed} {obj}: support prob {c.support_probability.iloc[-1]:.3f}", flush=True)
+            for _, row in c.iterrows():
+                run.log_metrics({f"{obj}.seed{seed}.support_probability": row.support_probability}, step=int(row.n_labels))
+    curves = pd.concat(curves, ignore_index=True)
+    rows = []
+    for (seed, obj), c in curves.groupby(["seed", "objective"]):
+        rows.append({"seed": seed, "objective": obj,
+                     "labels_to_0.9": labels_to_reach(c.rename(columns={"support_probability": "value"}), 0.9),
+                     "final_support_probability": c.support_probability.iloc[-1]})
+    return curves, pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------- 4. UKPConvArg1 replay
+def ukp_replay(cfg, args, run):
+    uc = cfg["ukp"]
+    data = mp.datasets.load("ukpconvarg1")
+    keep = np.random.default_rng(0).choice(np.asarray(data.prompts["prompt_id"]), size=uc["topics"], replace=False)
+    data = data.select(prompts=keep)
+    features = mp.TextEncoder("minilm", cache_dir=args.cache_dir).encode_data(data)
+    pool, test = data.split(test_size=0.2, random_state=0)
+    model = mp.BradleyTerry(inference="laplace", n_samples=cfg["draws"])
+    curves = []
+    for seed in uc["seeds"]:
+        for obj in ("random", "uncertainty", "reward", "decision"):
+            t0 = time.perf_counter()
+            c = simulate(model, pool, features, objective=obj, budget=uc["budget"], step=uc["step"],
+                         n_initial=uc["step"], test=test, random_state=seed, n_draws=cfg["draws"])
+            c["seed"] = seed
+            curves.append(c)
+            print(f"ukp seed {seed} {obj}: LL {c.log_likelihood.iloc[-1]:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            for _, row in c.iterrows():
+                run.log_metrics({f"{obj}.seed{seed}.log_likelihood": row.log_likelihood}, step=int(row.n_labels))
+    note = (f"{uc['topics']} of the 32 topic/stance prompts (drawn at random, seed 0): pool {len(pool.arrays):,} "
+            f"judgments, test {len(test.arrays):,}")
+    return pd.concat(curves, ignore_index=True), note
+
+
+def fmt_saving(summary):
+    return ", ".join(f"{r.objective}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f}, reached {r.reached}/{r['count']})"
+                     for _, r in summary.iterrows())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--out", default=str(HERE / "results" / "active_learning"))
+    parser.add_argument("--tracking-uri", default=None)
+    parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "mixpref" / "features"))
+    parser.add_argument("--parts", default="population,onboarding,decisions,ukp")
+    args = parser.parse_args(argv)
+    cfg = config(args.small)
+    parts = set(args.parts.split(","))
+    results = {}
+    with mp.Study("active_learning", tracking_uri=args.tracking_uri, output_dir=args.out) as study:
+        report = Report(args.out, "Active elicitation: which question, of whom, and what it saves", study)
+        report.text(__doc__.split("\n\n", 1)[1].split("Run:")[0])
+        if "population" in parts:
+            with study.run("population", params={"budget": cfg["budget"], "pool": cfg["pool"], **cfg["pop"]}) as run:
+                curves = population_learning(cfg, run)
+                table, summary = saving_table(curves, "log_likelihood", cfg["budget"])
+                results["population"] = (curves, table, summary)
+                report.text(f"## 1. Population learning\nBudget {cfg['budget']} labels ({cfg['step']} per round, the first "
+                            f"{cfg['step']} random), pool {cfg['pool']} candidate (pair, annotator) rows, test "
+                            f"{cfg['test']} comparisons, seeds {cfg['seeds']}. Labels needed to reach random's held-out "
+                            f"LL at the full budget, as a fraction of the budget: {fmt_saving(summary)}.")
+                report.table(summary, "population_saving", "Fraction of the budget needed to match random's final held-out LL", ".3f")
+                report.table(table, "population_saving_by_seed", None, ".4g")
+                report.table(curves, "population_curves", None, ".4g")
+                plot_curves(report, curves, "log_likelihood", "population_ll", "Held-out log-likelihood per comparison", "mean log-likelihood")
+                plot_curves(report, curves, "ari", "population_ari", "ARI of the annotators' types", "ARI")
+        if "onboarding" in parts:
+            with study.run("onboarding", params=cfg["onboard"]) as run:
+                table, summary, ratio = onboarding(cfg, 0, run)
+                results["onboarding"] = (table, summary, ratio)
+                report.text(f"## 2. Onboarding a new annotator\n{cfg['onboard']['n_new']} new annotators (types drawn "
+                            f"with the population weights), each with a pool of {cfg['onboard']['pool']} candidate pairs, "
+                            f"at most {cfg['onboard']['max_q']} questions. Median questions to a posterior >= 0.95 on the "
+                            f"true type: type {summary.set_index('objective').loc['type', 'median_questions']:g}, random "
+                            f"{summary.set_index('objective').loc['random', 'median_questions']:g}: ratio **{ratio:.2f}** "
+                            "(target <= 0.4).")
+                report.table(summary, "onboarding_summary", "Questions to identify a new annotator's type", ".3g")
+                report.table(table, "onboarding_by_annotator", None, ".3g")
+                fig, ax = new_figure(6.0, 3.5)
+                cap = cfg["onboard"]["max_q"]
+                for obj in ("type", "random"):
+                    q = table[table.objective == obj].questions.fillna(cap + 1)
+                    ax.hist(q, bins=np.arange(0, cap + 3, max(1, cap // 40)), alpha=0.6, label=obj, color=COLORS[obj])
+                ax.set_xlabel(f"questions to posterior >= 0.95 (>{cap}: not reached)")
+                ax.set_ylabel("annotators")
+                ax.legend()
+                report.figure(fig, "onboarding_questions", "Questions needed per new annotator")
+        if "decisions" in parts:
+            dc = cfg["decision"]
+            with study.run("decisions", params=dc) as run:
+                curves, table = decisions(cfg, run)
+                results["decisions"] = (curves, table)
+                med = table.groupby("objective")["labels_to_0.9"].median()
+                report.text(f"## 3. Identifying the maximal lottery's support\n{dc['n_prompts']} prompts of 3 candidates "
+                            f"(half of them a Condorcet cycle), {dc['n_annotators']} annotators, pool {dc['pool']}, budget "
+                            f"{dc['budget']}, seeds {dc['seeds']}. Median labels until the posterior probability of the "
+                            f"true support, averaged over prompts, is >= 0.9: "
+                            + ", ".join(f"{k}: {v:g}" for k, v in med.items()) + " (NaN: not within the budget).")
+                report.table(table, "decision_labels", "Labels to identify the support (per seed)", ".4g")
+                report.table(curves, "decision_curves", None, ".4g")
+                plot_curves(report, curves, "support_probability", "decision_support", "P(true maximal-lottery support), mean over prompts", "probability")
+        if "ukp" in parts:
+            with study.run("ukp_replay", params=cfg["ukp"]) as run:
+                curves, note = ukp_replay(cfg, args, run)
+                table, summary = saving_table(curves, "log_likelihood", cfg["ukp"]["budget"])
+                results["ukp"] = (curves, table, summary)
+                report.text(f"## 4. Real-data replay: UKPConvArg1\n{note}; budget {cfg['ukp']['budget']}, seeds "
+                            f"{cfg['ukp']['seeds']} (seeds change the initial labels). Fraction of the budget needed to "
+                            f"match random's final held-out LL: {fmt_saving(summary)}.")
+                report.table(summary, "ukp_saving", "UKPConvArg1: fraction of the budget to match random", ".3f")
+                report.table(curves, "ukp_curves", None, ".4g")
+                plot_curves(report, curves, "log_likelihood", "ukp_ll", "UKPConvArg1 held-out log-likelihood", "mean log-likelihood")
+        path = report.write()
+    print(f"report: {path}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
