@@ -104,11 +104,12 @@ def personalization(make_model, data, features, shots=(0, 1, 2, 5, 10, 20), unse
     ann, prompt = arr.annotator, arr.prompt
     annotators = np.unique(ann[ann >= 0])
     prompts = np.unique(prompt)
-    if len(annotators) < 5 or len(prompts) < 2:
-        raise DataError(f"personalization: {len(annotators)} annotators and {len(prompts)} prompts; expected at least "
-                        "5 annotators and 2 prompts to split")
+    if len(annotators) < 5:
+        raise DataError(f"personalization: {len(annotators)} annotators; expected at least 5 to hold some out")
     unseen_a = set(rng.choice(annotators, size=max(1, int(round(unseen_annotators * len(annotators)))), replace=False))
-    unseen_p = set(rng.choice(prompts, size=max(1, int(round(unseen_prompts * len(prompts)))), replace=False))
+    # one prompt (items compared without context, as in surveys): no unseen-prompt splits
+    n_p = int(round(unseen_prompts * len(prompts))) if len(prompts) >= 2 else 0
+    unseen_p = set(rng.choice(prompts, size=max(1, n_p), replace=False)) if n_p else set()
     is_new_a = np.isin(ann, list(unseen_a))
     is_new_p = np.isin(prompt, list(unseen_p))
     held = np.zeros(len(arr), dtype=bool)
@@ -164,7 +165,7 @@ def plot_personalization(table, ax=None):
         ref = part[part.split == REFERENCE]
         if len(ref):
             ax1.axhline(float(ref.log_likelihood.iloc[0]), color=color, ls="--", lw=1)
-        four = part[part.split.isin(SPLITS)].set_index("split").reindex(list(SPLITS))
+        four = part[part.split.isin(SPLITS) & (part.shots == 0)].set_index("split").reindex(list(SPLITS))
         x = np.arange(len(SPLITS)) + (i - table.model.nunique() / 2 + 0.5) * 0.8 / table.model.nunique()
         ax2.bar(x, four.log_likelihood, width=0.8 / table.model.nunique(), yerr=four.log_likelihood_se, color=color,
                 label=name, capsize=2)

@@ -56,7 +56,7 @@ def test_plot(table, tmp_path):
 
 def test_bad_input():
     pop = mp.synthetic.population(n_types=1, n_annotators=3, comparisons_per_annotator=5, dim=4)
-    with pytest.raises(mp.DataError, match="3 annotators"):
+    with pytest.raises(mp.DataError, match="3 annotators; expected at least 5"):
         personalization(mp.BradleyTerry, pop.data, pop.features)
     with pytest.raises(mp.DataError, match="shots"):
         personalization(mp.BradleyTerry, pop.data, pop.features, shots=(-1,))

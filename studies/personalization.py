@@ -1,0 +1,192 @@
+"""Study `personalization`: from population to person, and how few answers a new person needs.
+
+Five models, each with K = 3 types or basis rewards: single Bradley–Terry; a discrete mixture
+(MixtureBT); the mixture with its types shrunk towards the pooled model (``shrinkage="auto"``);
+LowRankBT with simplex (mixed-membership) weights; LowRankBT with free (Gaussian) weights.
+Each is scored by ``mixpref.evaluate.personalization``: LoRe's four splits (seen / unseen
+annotators x seen / unseen prompts; unseen annotators predicted by the population) and the
+few-shot curve (a fifth of each unseen annotator's comparisons held out; the model adapted,
+population frozen, on the first s of the rest), with the same annotators' level when their
+other comparisons are in training as the reference. Log-likelihoods are nats per comparison;
+SEs are clustered by annotator.
+
+Data: (a) synthetic populations with discrete types, continuous persons (Dirichlet(0.5)
+weights over 3 basis rewards) and no structure, across signal strength (sd of the true
+logits); (b) UKPConvArg1 (crowd workers as annotators, MiniLM embeddings, cached); (c) the
+psychotools paired-comparison surveys (respondents as annotators, items one-hot; pass
+``--paircomp-dir ../shared/data/r_psychotools_paircomp/csv``).
+
+Run: ``python studies/personalization.py --paircomp-dir ../shared/data/r_psychotools_paircomp/csv``
+(``--small`` for a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import mixpref as mp
+from mixpref.data.synthetic_persons import persons
+from mixpref.evaluate.personalization import FEW_SHOT, REFERENCE, SPLITS, personalization, plot_personalization
+from mixpref.models.lowrank import LowRankBT
+from mixpref.reporting import Report, new_figure
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from real_annotators import PAIRCOMP_SETS, load_paircomp  # noqa: E402
+
+
+def makers(seed, prior_scale=1.0):
+    opts = {"random_state": seed, "prior_scale": prior_scale}
+    return {
+        "single BT": lambda: mp.BradleyTerry(**opts),
+        "mixture": lambda: mp.MixtureBT(n_types=3, **opts),
+        "mixture + shrinkage": lambda: mp.MixtureBT(n_types=3, shrinkage="auto", **opts),
+        "low-rank simplex": lambda: LowRankBT(rank=3, weights="simplex", **opts),
+        "low-rank free": lambda: LowRankBT(rank=3, weights="free", **opts),
+    }
+
+
+def synthetic(structure, sd, n_annotators, per, dim, seed):
+    if structure == "continuous":
+        pop = persons(rank=3, concentration=0.5, dim=dim, n_annotators=n_annotators, comparisons_per_annotator=per,
+                      logit_sd=sd, random_state=seed)
+    else:
+        pop = mp.synthetic.population(n_types=3 if structure == "discrete" else 1, dim=dim, n_annotators=n_annotators,
+                                      comparisons_per_annotator=per, logit_sd=sd, random_state=seed)
+    return pop.data, pop.features
+
+
+def gap_table(table, at):
+    """Per dataset and model: few-shot LL at ``at`` shots, the in-training reference, their gap."""
+    few = table[(table.split == FEW_SHOT) & (table.shots == at)].set_index(["dataset", "model"])
+    ref = table[table.split == REFERENCE].set_index(["dataset", "model"])
+    zero = table[(table.split == FEW_SHOT) & (table.shots == 0)].set_index(["dataset", "model"])
+    out = pd.DataFrame({
+        "zero_shot": zero.log_likelihood,
+        f"shots_{at}": few.log_likelihood,
+        f"shots_{at}_se": few.log_likelihood_se,
+        "in_training": ref.log_likelihood,
+    })
+    out["gap"] = out["in_training"] - out[f"shots_{at}"]
+    return out.reset_index()
+
+
+def help_table(table):
+    """Does personalisation help? Best personalised model vs single BT on each split (difference, SE)."""
+    rows = []
+    for (dataset, split, shots), part in table.groupby(["dataset", "split", "shots"]):
+        bt = part[part.model == "single BT"]
+        rest = part[part.model != "single BT"]
+        if not len(bt) or not len(rest):
+            continue
+        best = rest.loc[rest.log_likelihood.idxmax()]
+        se = float(np.hypot(best.log_likelihood_se, bt.log_likelihood_se.iloc[0]))
+        rows.append({"dataset": dataset, "split": split, "shots": shots, "best": best.model,
+                     "gain_over_bt": best.log_likelihood - bt.log_likelihood.iloc[0], "se_upper_bound": se})
+    return pd.DataFrame(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--out", default=str(HERE / "results" / "personalization"))
+    parser.add_argument("--tracking-uri", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--paircomp-dir", default=None)
+    parser.add_argument("--cache-dir", default="mixpref-runs/cache")
+    parser.add_argument("--no-ukp", action="store_true", help="skip UKPConvArg1")
+    args = parser.parse_args(argv)
+    if args.small:
+        grid = [("discrete", 3.0), ("continuous", 3.0)]
+        n_ann, per, dim, shots, ukp = 40, 30, 8, (0, 2, 10), False
+    else:
+        grid = [(s, sd) for s in ("discrete", "continuous", "none") for sd in (1.0, 2.0, 3.0)]
+        n_ann, per, dim, shots, ukp = 300, 100, 128, (0, 1, 2, 5, 10, 20), not args.no_ukp
+    datasets = [(f"{s}, sd={sd}", lambda s=s, sd=sd: synthetic(s, sd, n_ann, per, dim, args.seed)) for s, sd in grid]
+    if ukp:
+        def load_ukp():
+            data = mp.datasets.load("ukpconvarg1")
+            return data, mp.TextEncoder("minilm", cache_dir=args.cache_dir, progress=False).encode_data(data)
+
+        datasets.append(("UKPConvArg1", load_ukp))
+    if args.paircomp_dir:
+        names = list(PAIRCOMP_SETS)[:1] if args.small else list(PAIRCOMP_SETS)
+        datasets += [(n, lambda n=n: load_paircomp(Path(args.paircomp_dir), n)) for n in names]
+    tables = []
+    with mp.Study("personalization", tracking_uri=args.tracking_uri, output_dir=args.out) as study:
+        report = Report(args.out, "From population to person: personalisation and few-shot adaptation", study)
+        report.text(__doc__.split("\n\n", 1)[1].split("Run:")[0])
+        for name, load in datasets:
+            t0 = time.perf_counter()
+            data, features = load()
+            real = not name.startswith(("discrete", "continuous", "none"))
+            with study.run(name, params={"dataset": name, "comparisons": len(data), "annotators": len(data.annotators),
+                                         "shots": list(shots)}) as run:
+                # real data are one-hot items or sentence embeddings: the house prior of the studies
+                table = personalization(makers(args.seed), data, features, shots=shots if not real else
+                                        tuple(s for s in shots if s <= 10), random_state=args.seed)
+                table.insert(0, "dataset", name)
+                for row in table.itertuples():
+                    key = f"{row.model}|{row.split}|{row.shots}".replace(" ", "_").replace(",", "")
+                    run.log_metrics({f"ll.{key}": row.log_likelihood})
+            tables.append(table)
+            seconds = time.perf_counter() - t0
+            print(f"{name}: {len(data)} comparisons, {seconds:.0f} s", flush=True)
+            fig = plot_personalization(table)
+            fig.suptitle(name)
+            report.figure(fig, f"personalization_{_slug(name)}", f"{name}: few-shot curve and the four splits")
+        table = pd.concat(tables, ignore_index=True)
+        report.table(table, "personalization", "Every model, split and shot count", floatfmt=".4f")
+        at = 10
+        gaps = gap_table(table, at)
+        report.table(gaps, "few_shot_gap", f"Few-shot at {at} comparisons vs the same annotators in training "
+                     "(gap = in training - few-shot, nats)", floatfmt=".4f")
+        helps = help_table(table[table.split.isin(list(SPLITS) + [FEW_SHOT])])
+        report.table(helps, "personalization_gain", "Best personalised model minus single BT (se_upper_bound: the "
+                     "two SEs combined as if independent; paired SEs are smaller)", floatfmt=".4f")
+        fig, ax = new_figure(8, 4.5)
+        for i, (model, part) in enumerate(gaps.groupby("model", sort=False)):
+            ax.scatter(np.arange(len(part)) + 0.1 * i, part.gap, label=model, color=f"C{i}")
+        ax.axhline(0.01, color="grey", ls="--", lw=0.8)
+        ax.set_xticks(np.arange(gaps.dataset.nunique()))
+        ax.set_xticklabels(list(dict.fromkeys(gaps.dataset)), rotation=35, ha="right", fontsize=8)
+        ax.set_ylabel(f"in training - {at}-shot (nats/comparison)")
+        ax.set_title(f"How far {at} answers get a new annotator (dashed: 0.01 nats)")
+        ax.legend(fontsize=8)
+        report.figure(fig, "few_shot_gap", f"Gap between {at}-shot adaptation and in-training, per dataset and model")
+        report.text(_summary(gaps, helps, at))
+        path = report.write()
+    print(f"report: {path}")
+    return table
+
+
+def _slug(name):
+    return "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
+
+
+def _summary(gaps, helps, at):
+    lines = []
+    for model in ("mixture", "low-rank simplex", "low-rank free"):
+        part = gaps[(gaps.model == model) & gaps.dataset.str.startswith(("discrete", "continuous"))]
+        if len(part):
+            ok = part[part.gap <= 0.01]
+            lines.append(f"- {model}: {at}-shot within 0.01 nats of in-training on {len(ok)} of {len(part)} synthetic "
+                         f"populations with structure (gaps {', '.join(f'{g:+.4f}' for g in part.gap)}).")
+    real = helps[~helps.dataset.str.startswith(("discrete", "continuous", "none"))]
+    for row in real.itertuples():
+        if row.split in (SPLITS[0], FEW_SHOT) and (row.split != FEW_SHOT or row.shots == real[real.split == FEW_SHOT].shots.max()):
+            verdict = "helps" if row.gain_over_bt > 2 * row.se_upper_bound else (
+                "hurts" if row.gain_over_bt < -2 * row.se_upper_bound else "no clear difference")
+            lines.append(f"- {row.dataset}, {row.split} ({row.shots} shots): best personalised model ({row.best}) "
+                         f"{row.gain_over_bt:+.4f} nats vs single BT (SE <= {row.se_upper_bound:.4f}): {verdict}.")
+    return "## Verdicts\n\n" + "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
