@@ -33,7 +33,7 @@ EXACT_MAX = 4000
 # eigenpairs of the data term kept beyond EXACT_MAX
 LOW_RANK = 100
 # observations per chunk of the exact Hessian (bounds forward-mode memory)
-_CHUNK_ENTRIES = 20_000_000
+_CHUNK_ENTRIES = 8_000_000
 
 
 def _float64(problem):
