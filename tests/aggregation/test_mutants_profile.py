@@ -1,0 +1,27 @@
+"""Profile: construction, padding, derived views and error messages, value by value.
+
+Written to kill mutmut survivors (tests/MUTATION.md). Expected values are written out by
+hand from the definitions in the docstrings (Bradley–Terry, weighted majority margins,
+half-tie win rates), never read back from the code under test.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixpref as mp
+
+
+def test_repr_names_prompts_types_candidates_and_extras():
+    p = mp.Profile.from_rewards(np.zeros((2, 1, 3)), [1.0], reward_samples=np.zeros((5, 2, 1, 3)))
+    assert repr(p) == "Profile(2 prompts, 1 types, up to 3 candidates, rewards, 5 samples)"
+    q = mp.Profile(np.full((1, 2, 2, 2), 0.5), [0.5, 0.5])
+    assert repr(q) == "Profile(1 prompts, 2 types, up to 2 candidates)"
+
+
+def test_with_texts_is_a_copy_carrying_texts():
+    p = mp.Profile(np.full((2, 1, 3, 3), 0.5), [1.0], candidates=[["a", "b", "c"], ["b", "d", "e"]])
+    q = p.with_texts({"b": "Bee", "e": 5})
+    assert q is not p and p.texts is None
+    assert q.matrices is p.matrices
+    assert q.texts.tolist() == [[None, "Bee", None], ["Bee", None, "5"]]
