@@ -46,7 +46,10 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
     level : {"annotator", "observation"}
         Whose weights: one vector per annotator, or per observation.
     concentration : float
-        Dirichlet concentration of the simplex weights (1: flat; MAP needs >= 1).
+        Dirichlet concentration of the simplex weights (MAP needs >= 1). The default 1.5
+        keeps every person's MAP inside the simplex: with 1 (flat) a person whose data favour
+        a face drives their logits to infinity, and the fit crawls (at N = 200k, 2k
+        annotators: 246 LBFGS iterations at 1.0, 24 at 1.5, equal held-out likelihood).
     weight_scale : float
         Prior standard deviation of free weights around the population mean.
     n_atoms : int
@@ -77,7 +80,7 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
     _base_class = BradleyTerry
     _type_axis = True
 
-    def __init__(self, rank=2, weights="simplex", level="annotator", concentration=1.0, weight_scale=1.0, n_atoms=256,
+    def __init__(self, rank=2, weights="simplex", level="annotator", concentration=1.5, weight_scale=1.0, n_atoms=256,
                  **bt_options):
         self.rank = rank
         self.weights = weights
