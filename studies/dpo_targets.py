@@ -69,9 +69,12 @@ def run_population(key, profile, beta, steps, run):
     pairs = type_pairs(profile)
     robust = mp.dpo.train_tabular(pairs, lottery, loss="group_robust", beta=beta, steps=100, group_rounds=40)
     pooled = mp.dpo.train_tabular(pairs, lottery, loss="soft", beta=beta, steps=steps)
+    per_prompt = mp.dpo.train_tabular(type_pairs(profile, per_prompt=True), lottery, loss="group_robust", beta=beta,
+                                      steps=100, group_rounds=60, group_step=50.0)
     group_rows = []
-    for name, probs in (("group_robust (type labels)", robust.probs), ("pooled (type labels)", pooled.probs),
-                        ("maxmin lottery", lottery.probs)):
+    for name, probs in (("group_robust (type labels)", robust.probs),
+                        ("group_robust per prompt (type labels)", per_prompt.probs),
+                        ("pooled (type labels)", pooled.probs), ("maxmin lottery", lottery.probs)):
         rates = type_win_rates(profile, probs, reference)
         row = {"training": name, "pairs": len(pairs) if "labels" in name else 0}
         row.update({f"type{k}_vs_reference": float(r) for k, r in enumerate(rates)})
@@ -148,8 +151,9 @@ def main(argv=None):
             report.text(
                 "Group-robust DPO (`loss='group_robust'`: exponentiated-gradient weights on the types' excess losses, "
                 "GR-DPO) and plain soft DPO train on the same pairs, each type's own labels (`mp.dpo.type_pairs`); "
-                "the max-min row is the max-min lottery itself. Group-robust training balances the types globally "
-                "(one weight per type over all prompts), max-min per prompt."
+                "the max-min row is the max-min lottery itself. Group-robust training with one group per type "
+                "balances the types over all prompts together; with one group per (prompt, type) "
+                "(`type_pairs(profile, per_prompt=True)`) it protects the worst type on every prompt, as max-min does."
             )
         if not args.no_lm:
             with study.run("tiny_lm", params={"loss": "sigmoid", "beta": 0.5}) as run:

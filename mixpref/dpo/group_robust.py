@@ -19,7 +19,8 @@ from ..errors import DataError
 
 
 def type_posteriors(pairs, n_types=None):
-    """(n, K) float64 type posterior of each pair from ``type_probs`` (lists) or ``type`` (ints).
+    """(n, G) float64 group membership of each pair: ``group`` (ints) if present, else the type
+    posterior from ``type_probs`` (lists) or ``type`` (ints).
 
     Examples
     --------
@@ -27,6 +28,8 @@ def type_posteriors(pairs, n_types=None):
     >>> type_posteriors(pd.DataFrame({"type": [0, 1, 1]})).tolist()
     [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
     """
+    if "group" in pairs.columns:
+        return type_posteriors(pairs[["group"]].rename(columns={"group": "type"}), n_types)
     if "type_probs" in pairs.columns:
         try:
             r = np.array([np.asarray(v, dtype=np.float64) for v in pairs["type_probs"]])
@@ -109,7 +112,7 @@ class GroupWeights:
         self.log_alpha = torch.log_softmax(self.log_alpha + step * losses, 0)
 
 
-def type_pairs(profile, strategy="all_pairs", min_prob=0.0):
+def type_pairs(profile, strategy="all_pairs", min_prob=0.0, per_prompt=False):
     """Each type's own labels on each prompt's candidate pairs: data for group-robust training.
 
     Parameters
@@ -120,6 +123,10 @@ def type_pairs(profile, strategy="all_pairs", min_prob=0.0):
         Every unordered pair of a prompt's candidates, oriented by each type's preference.
     min_prob : float
         Drop rows whose label is closer to ½ than this (``|p − ½| < min_prob``).
+    per_prompt : bool
+        Add a ``group`` column, one group per (prompt, type): group-robust training then
+        protects the worst type on every prompt, as the max-min rule does, instead of the
+        worst type over all prompts (GR-DPO's groups).
 
     Returns
     -------
@@ -152,8 +159,10 @@ def type_pairs(profile, strategy="all_pairs", min_prob=0.0):
                 if q - 0.5 < min_prob:
                     continue
                 rows.append((pid, profile.candidates[p, c], profile.candidates[p, r], q,
-                             profile.weights[p, k] / len(pairs), k))
-    out = pd.DataFrame(rows, columns=["prompt_id", "chosen_id", "rejected_id", "p_chosen", "weight", "type"])
+                             profile.weights[p, k] / len(pairs), k, p * profile.n_types + k))
+    out = pd.DataFrame(rows, columns=["prompt_id", "chosen_id", "rejected_id", "p_chosen", "weight", "type", "group"])
+    if not per_prompt:
+        out = out.drop(columns="group")
     for column in ("prompt_id", "chosen_id", "rejected_id"):
         out[column] = out[column].astype(object)
     return out

@@ -98,8 +98,8 @@ def _check_dataset(dataset, loss_type, n_types):
     if loss_type == "group_robust":
         from .group_robust import type_posteriors
 
-        return type_posteriors(dataset.select_columns([c for c in ("type", "type_probs") if c in columns]).to_pandas(),
-                               n_types)
+        return type_posteriors(
+            dataset.select_columns([c for c in ("group", "type", "type_probs") if c in columns]).to_pandas(), n_types)
     return None
 
 
@@ -170,8 +170,10 @@ def _build_class():
                 from .group_robust import GroupWeights
 
                 self.group = GroupWeights(type_probs.shape[1], group_step)
-                if "type_probs" not in train_dataset.column_names:
-                    train_dataset = train_dataset.add_column("type_probs", type_probs.tolist())
+                if "type_probs" in train_dataset.column_names:
+                    train_dataset = train_dataset.remove_columns("type_probs")
+                # one column of group memberships, whichever of group/type/type_probs it came from
+                train_dataset = train_dataset.add_column("type_probs", type_probs.tolist())
             self._soft = loss_type in _SOFT or loss_type == "group_robust"
             super().__init__(model, ref_model, args, *rest, train_dataset=train_dataset, **kwargs)
             self.data_collator = _KeepExtraColumns(self.data_collator, ("p_chosen", "weight", "type_probs"))

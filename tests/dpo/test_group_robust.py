@@ -29,6 +29,20 @@ def test_group_robust_serves_the_minority_like_maxmin():
     assert robust_rates[1] >= maxmin[1] - 0.02
 
 
+def test_per_prompt_groups_give_the_minority_what_maxmin_gives():
+    profile = majority_minority()
+    lottery = mp.aggregate(profile, "maxmin")
+    maxmin = type_win_rates(profile, lottery.probs)
+    pairs = type_pairs(profile, per_prompt=True)
+    assert pairs.group.nunique() == 2 * profile.n_prompts
+    pooled = mp.dpo.train_tabular(pairs.drop(columns="group"), lottery, loss="soft", beta=0.1, steps=200)
+    robust = mp.dpo.train_tabular(pairs, lottery, loss="group_robust", beta=0.1, steps=100, group_rounds=60,
+                                  group_step=50.0)
+    rates = type_win_rates(profile, robust.probs)
+    assert abs(rates[1] - maxmin[1]) <= 0.02
+    assert rates[1] > type_win_rates(profile, pooled.probs)[1] + 0.02
+
+
 def test_type_win_rates_against_a_direct_count():
     profile = majority_minority(n_prompts=2, m=3)
     probs = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
