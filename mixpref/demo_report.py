@@ -200,11 +200,11 @@ def _first_topic(report, data, profile, lottery, rule):
     report.text(f"## One topic: {title}")
     report.figure(fig, "preference_matrix", "Pooled preference matrix of the first topic")
     frame = lottery.to_frame()
-    frame = frame[frame["prompt_id"] == prompt].sort_values("prob", ascending=False).head(5)
+    frame = frame[frame["prompt_id"] == prompt].sort_values(["prob", "score"], ascending=False).head(5)
     if "text" not in frame.columns:
         frame.insert(2, "text", [truncate_text(t) for t in frame["response_id"]])
     report.table(frame[["response_id", "text", "prob", "score"]], "first_topic_lottery",
-                 f"The `{rule}` lottery's five most probable arguments on this topic", floatfmt=".3f")
+                 f"The `{rule}` lottery's five most probable arguments on this topic (ties in probability ordered by score)", floatfmt=".3f")
     report.text(
         "Columns: `response_id` the dataset's id of the argument; `text` its first 80 characters; `prob` its "
         f"probability under the lottery; `score` the rule's own score of it: {get_rule(rule).score}"
