@@ -496,5 +496,80 @@ def main(argv=None):
     return rows
 
 
+# ====================================================================== LowRankBT (issue 11; a section of its own)
+def lowrank_main(argv=None):
+    """LowRankBT (rank K, simplex weights) against MixtureBT (K types, its default restarts) in one run.
+
+    Same synthetic population and split for both (discrete types, the mixture's home ground;
+    20% of each training annotator's comparisons held out at random, predicted with the
+    annotator's own weights or type posterior). Then ``--new`` further annotators, never in
+    training, are adapted to (population frozen): the time of one annotator from 10
+    comparisons (median of 20 calls) and of all of them in one batched call, per annotator.
+
+    Usage: ``python studies/benchmarks/fit.py lowrank --threads 1`` (N=200k, d=384, 2k
+    annotators, rank 3); ``... lowrank --n 20000 --annotators 200`` for a smoke run.
+    """
+    p = argparse.ArgumentParser(description=lowrank_main.__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=200_000)
+    p.add_argument("--dim", type=int, default=384)
+    p.add_argument("--annotators", type=int, default=2000)
+    p.add_argument("--rank", type=int, default=3)
+    p.add_argument("--new", type=int, default=100, help="unseen annotators to adapt to")
+    p.add_argument("--logit-sd", type=float, default=1.15)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    import mixpref as mp
+    from mixpref.data.operations import take
+    from mixpref.models.lowrank import LowRankBT
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    small = mp.synthetic.population(n_types=2, dim=8, n_annotators=10, comparisons_per_annotator=10, random_state=0)
+    mp.MixtureBT(n_types=2, n_restarts=1).fit(small.data, small.features)  # one-time imports, not charged
+    LowRankBT(rank=2).fit(small.data, small.features)
+    per = max(10, round(args.n / args.annotators))
+    pop = mp.synthetic.population(n_types=args.rank, dim=args.dim, n_annotators=args.annotators + args.new,
+                                  comparisons_per_annotator=per, logit_sd=args.logit_sd, random_state=args.seed)
+    arr = pop.data.arrays
+    none = np.zeros(0, dtype=np.int64)
+    new_mask = arr.annotator >= args.annotators
+    rng = np.random.default_rng(args.seed)
+    held = (rng.random(len(arr)) < 0.2) & ~new_mask
+    train, test = take(pop.data, np.flatnonzero(~new_mask & ~held), none), take(pop.data, np.flatnonzero(held), none)
+    new = take(pop.data, np.flatnonzero(new_mask), none)
+    # one new annotator's 10 comparisons, with the response table of their prompts only (adapt aligns it)
+    first = pop.data.select(annotators=[pop.data.annotators[args.annotators]])
+    one = take(first, np.arange(10), none)
+    print(f"data: {len(train)} train / {len(test)} held-out comparisons, {args.annotators} annotators, d={args.dim}, "
+          f"rank/K={args.rank}; {args.new} new annotators; threads {torch.get_num_threads()}", flush=True)
+    rows = []
+    for name, model in (("MixtureBT (default restarts)", mp.MixtureBT(n_types=args.rank, random_state=args.seed)),
+                        ("LowRankBT simplex", LowRankBT(rank=args.rank, random_state=args.seed))):
+        t = time.perf_counter()
+        model.fit(train, pop.features)
+        wall = time.perf_counter() - t
+        times = []
+        for _ in range(20):
+            t = time.perf_counter()
+            model.adapt(one, pop.features)
+            times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        model.adapt(new, pop.features)
+        batch = time.perf_counter() - t
+        row = {"fitter": name, "wall_s": wall, "heldout_ll": model.score(test, pop.features),
+               "adapt_one_10_ms": 1000 * float(np.median(times)), "adapt_batch_ms_per_annotator": 1000 * batch / args.new}
+        rows.append(row)
+        print(f"{name:<32} fit {wall:7.2f} s  held-out LL {row['heldout_ll']:.4f}  adapt 1x10 "
+              f"{row['adapt_one_10_ms']:.2f} ms (median)  batch {row['adapt_batch_ms_per_annotator']:.3f} ms/annotator",
+              flush=True)
+    ratio = rows[1]["wall_s"] / rows[0]["wall_s"]
+    print(f"LowRankBT / MixtureBT wall time: {ratio:.2f} (target <= 2)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "ratio": ratio}, indent=2))
+    return rows
+
+
 if __name__ == "__main__":
-    main()
+    lowrank_main(sys.argv[2:]) if sys.argv[1:2] == ["lowrank"] else main()
