@@ -74,7 +74,7 @@ def run_cell(logit_sd, per_annotator, n_annotators, dim, seed, max_steps):
         "heldout_ll_mixture": mixture.score(test, pop.features),
         "heldout_ll_single": single.score(test, pop.features),
         "heldout_ll_shrunk": shrunk.score(test, pop.features),
-        "type_scale": float(shrunk.type_scale_),
+        "type_scale": np.nan if shrunk.type_scale_ is None else float(shrunk.type_scale_),  # nan: independent types
         "seconds": seconds,
         "seconds_shrunk": seconds_shrunk,
     }

@@ -128,6 +128,7 @@ class Mixture(PolicyMethods, PreferenceModel):
             self._auto_type_scale = tau
             self.type_scale_path_ = path
         super().fit(data, features, study=study)
+        # None: independent types (no shrinkage was chosen, or asked for)
         self.type_scale_ = self.spec_.type_scale
         return self
 

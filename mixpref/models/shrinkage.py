@@ -117,7 +117,8 @@ def _heldout(spec, params, train, test):
 def select_type_scale(spec: E.Spec, problem, opts, holdout=0.1, folds=2):
     """The deviation scale for ``shrinkage="auto"``: returns (tau, table of candidates and held-out scores).
 
-    ``folds`` disjoint held-out parts of ``holdout`` of every group's observations: on each,
+    Candidates: the evidence path's scales, independent types (``tau`` None: the unshrunk
+    mixture) and the pooled model (``tau`` near 0). ``folds`` disjoint held-out parts of ``holdout`` of every group's observations: on each,
     the evidence path is followed on the rest and every candidate scored on the part; the
     scores are pooled over parts. The candidate with the best held-out likelihood wins,
     unless its gain over the pooled model is within one standard error (paired over held-out
@@ -154,11 +155,15 @@ def select_type_scale(spec: E.Spec, problem, opts, holdout=0.1, folds=2):
             fits = [fit_map(replace(spec, type_scale=t), train, init=p, max_steps=opts["max_steps"],
                             optimizer=opts["optimizer"], lr=opts["lr"])[0] for t, p in zip(taus, fits)]
         scores.append([_heldout(replace(spec, type_scale=t), p, train, test) for t, p in zip(taus, fits)])
+        # the unshrunk mixture (independent types), started from the path's first (loosest) fit
+        p_free, _ = fit_map(spec, train, init=fits[0], max_steps=opts["max_steps"], optimizer=opts["optimizer"],
+                            lr=opts["lr"])
+        scores[-1].append(_heldout(spec, p_free, train, test))
         p1, _ = fit_map(single, train, max_steps=opts["max_steps"], optimizer=opts["optimizer"], lr=opts["lr"])
         pooled.append(_heldout(single, p1, train, test))
     pooled = np.concatenate(pooled)
     table = []
-    for i, t in enumerate(taus):
+    for i, t in enumerate(taus + [None]):  # None: independent types (no shrinkage)
         v = np.concatenate([part[i] for part in scores])
         table.append({"tau": t, "heldout": float(v.mean()), "gain_se": float((v - pooled).std() / np.sqrt(len(v)))})
     table.append({"tau": floor, "heldout": float(pooled.mean()), "gain_se": 0.0})
