@@ -296,7 +296,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(HERE / "results" / "active_learning"))
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "mixpref" / "features"))
-    parser.add_argument("--parts", default="population,onboarding,decisions,ukp")
+    parser.add_argument("--parts", default="onboarding,decisions,ukp,population")
     args = parser.parse_args(argv)
     cfg = config(args.small)
     parts = set(args.parts.split(","))
@@ -304,20 +304,6 @@ def main(argv=None):
     with mp.Study("active_learning", tracking_uri=args.tracking_uri, output_dir=args.out) as study:
         report = Report(args.out, "Active elicitation: which question, of whom, and what it saves", study)
         report.text(__doc__.split("\n\n", 1)[1].split("Run:")[0])
-        if "population" in parts:
-            with study.run("population", params={"budget": cfg["budget"], "pool": cfg["pool"], **cfg["pop"]}) as run:
-                curves = population_learning(cfg, run)
-                table, summary = saving_table(curves, "log_likelihood", cfg["budget"])
-                results["population"] = (curves, table, summary)
-                report.text(f"## 1. Population learning\nBudget {cfg['budget']} labels ({cfg['step']} per round, the first "
-                            f"{cfg['step']} random), pool {cfg['pool']} candidate (pair, annotator) rows, test "
-                            f"{cfg['test']} comparisons, seeds {cfg['seeds']}. Labels needed to reach random's held-out "
-                            f"LL at the full budget, as a fraction of the budget: {fmt_saving(summary)}.")
-                report.table(summary, "population_saving", "Fraction of the budget needed to match random's final held-out LL", ".3f")
-                report.table(table, "population_saving_by_seed", None, ".4g")
-                report.table(curves, "population_curves", None, ".4g")
-                plot_curves(report, curves, "log_likelihood", "population_ll", "Held-out log-likelihood per comparison", "mean log-likelihood")
-                plot_curves(report, curves, "ari", "population_ari", "ARI of the annotators' types", "ARI")
         if "onboarding" in parts:
             with study.run("onboarding", params=cfg["onboard"]) as run:
                 table, summary, ratio = onboarding(cfg, 0, run)
@@ -339,6 +325,7 @@ def main(argv=None):
                 ax.set_ylabel("annotators")
                 ax.legend()
                 report.figure(fig, "onboarding_questions", "Questions needed per new annotator")
+            report.write()
         if "decisions" in parts:
             dc = cfg["decision"]
             with study.run("decisions", params=dc) as run:
@@ -353,6 +340,7 @@ def main(argv=None):
                 report.table(table, "decision_labels", "Labels to identify the support (per seed)", ".4g")
                 report.table(curves, "decision_curves", None, ".4g")
                 plot_curves(report, curves, "support_probability", "decision_support", "P(true maximal-lottery support), mean over prompts", "probability")
+            report.write()
         if "ukp" in parts:
             with study.run("ukp_replay", params=cfg["ukp"]) as run:
                 curves, note = ukp_replay(cfg, args, run)
@@ -364,6 +352,21 @@ def main(argv=None):
                 report.table(summary, "ukp_saving", "UKPConvArg1: fraction of the budget to match random", ".3f")
                 report.table(curves, "ukp_curves", None, ".4g")
                 plot_curves(report, curves, "log_likelihood", "ukp_ll", "UKPConvArg1 held-out log-likelihood", "mean log-likelihood")
+            report.write()
+        if "population" in parts:
+            with study.run("population", params={"budget": cfg["budget"], "pool": cfg["pool"], **cfg["pop"]}) as run:
+                curves = population_learning(cfg, run)
+                table, summary = saving_table(curves, "log_likelihood", cfg["budget"])
+                results["population"] = (curves, table, summary)
+                report.text(f"## 1. Population learning\nBudget {cfg['budget']} labels ({cfg['step']} per round, the first "
+                            f"{cfg['step']} random), pool {cfg['pool']} candidate (pair, annotator) rows, test "
+                            f"{cfg['test']} comparisons, seeds {cfg['seeds']}. Labels needed to reach random's held-out "
+                            f"LL at the full budget, as a fraction of the budget: {fmt_saving(summary)}.")
+                report.table(summary, "population_saving", "Fraction of the budget needed to match random's final held-out LL", ".3f")
+                report.table(table, "population_saving_by_seed", None, ".4g")
+                report.table(curves, "population_curves", None, ".4g")
+                plot_curves(report, curves, "log_likelihood", "population_ll", "Held-out log-likelihood per comparison", "mean log-likelihood")
+                plot_curves(report, curves, "ari", "population_ari", "ARI of the annotators' types", "ARI")
         path = report.write()
     print(f"report: {path}")
     return results
