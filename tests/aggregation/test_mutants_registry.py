@@ -151,3 +151,12 @@ def test_a_rule_without_docstring_has_empty_summary_and_score(scratch_registry):
     register("pooled")(h13_bare)
     spec = get_rule("h13_bare")
     assert spec.summary == "" and spec.score == ""
+
+
+def test_only_leading_underscores_are_stripped_from_the_name(scratch_registry):
+    def _Xh13_rule_(profile):
+        """Strip only underscores."""
+        return np.ones(profile.mask.shape), np.zeros(profile.mask.shape), {}
+
+    register("pooled")(_Xh13_rule_)
+    assert get_rule("Xh13_rule_").name == "Xh13_rule_"
