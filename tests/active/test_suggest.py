@@ -86,3 +86,20 @@ def test_onboarding_and_simulate_loop(two_types):
     curve = simulate(mp.BradleyTerry(), truth_pool(pop, 80, random_state=3), pop.features, objective="random",
                      budget=40, step=20, test=pop.data)
     assert curve["n_labels"].tolist() == [20, 40] and curve["log_likelihood"].notna().all()
+
+
+def test_lowrank_model_new_adapted_and_trained_annotators():
+    from mixpref.models.lowrank import LowRankBT
+
+    pop = mp.synthetic.population(n_types=2, weights=(0.5, 0.5), n_annotators=30, comparisons_per_annotator=30,
+                                  dim=6, n_prompts=8, responses_per_prompt=5, random_state=1)
+    train = pop.data.select(annotators=[f"a{i}" for i in range(25)])
+    model = LowRankBT(rank=2, n_atoms=8).fit(train, pop.features)
+    new = suggest(model, pop.data, pop.features, n=3, objective="type", annotator="stranger")
+    assert new["new_annotator"].all() and (new["score"] > 0).all()
+    # a trained person is one point hypothesis: nothing left to learn about them
+    trained = suggest(model, pop.data, pop.features, n=3, objective="type", annotator="a0", batch="top")
+    assert not trained["new_annotator"].any() and np.allclose(trained["score"], 0)
+    adapted = model.adapt(pop.data.select(annotators=["a29"]), pop.features)
+    after = suggest(adapted, pop.data, pop.features, n=3, objective="type", annotator="a29")
+    assert not after["new_annotator"].any()
