@@ -81,9 +81,13 @@ def score_pool(objective, belief, pool, outcome_codes=None, random_state=0):
     dtype = np.float32 if S * P >= FLOAT32_ABOVE else np.float64
     rows = np.ascontiguousarray(np.transpose(basis, (2, 0, 1)), dtype=dtype)  # (n, S, K)
     step = max(64, _CHUNK_ELEMENTS // max(1, S * H))
-    out = np.empty(P)
-    for lo in range(0, P, step):
-        sl = slice(lo, min(P, lo + step))
+    out = np.zeros(P)
+    todo = np.arange(P)
+    if objective == "decision":
+        # a prompt whose outcome is the same in every draw has nothing left to learn: I(y; o) = 0
+        todo = np.flatnonzero(outcome_codes.max(axis=0)[pool.prompt_code] > 0)
+    for lo in range(0, len(todo), step):
+        sl = todo[lo:lo + step]
         p = _hyp_probs(rows, belief.hypotheses, pool.ia[sl], pool.ib[sl])  # (C, S, H)
         mix = belief.mix[sl].astype(dtype)  # (C, H)
         if objective == "type":
