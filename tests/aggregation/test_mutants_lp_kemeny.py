@@ -133,3 +133,24 @@ def test_non_finite_utilities_are_refused():
     u = np.array([[[np.nan, 0.0]]])
     with pytest.raises(mp.DataError, match=r"^utilities: expected finite numbers at every real candidate$"):
         maxmin_lp(u, np.ones((1, 1), bool), np.ones((1, 2), bool))
+
+
+def _textbook_minmax_regret(u):
+    """min_x max_k (max_i u_ki - x.u_k) for one prompt, as a dense LP over (x, s)."""
+    from scipy.optimize import linprog
+
+    k, m = u.shape
+    res = linprog(np.r_[np.zeros(m), 1.0], A_ub=np.hstack([-u, -np.ones((k, 1))]), b_ub=-u.max(axis=1),
+                  A_eq=np.r_[np.ones(m), 0.0][None], b_eq=[1.0], bounds=[(0, None)] * m + [(None, None)], method="highs")
+    return res.x[:m], res.x[-1]
+
+
+def test_minmax_regret_with_types_of_different_best_utilities():
+    # type 0's favourite is worth 4, type 1's is worth 10: each regret is against its own best
+    u = np.array([[[4.0, 0.0, 3.0], [0.0, 10.0, 6.0]]])
+    x, v = minmax_regret_lp(u, np.ones((1, 2), bool), np.ones((1, 3), bool))
+    want_x, want_v = _textbook_minmax_regret(u[0])
+    assert want_v == pytest.approx(16 / 7)  # mixing b and c: x = (0, 3/7, 4/7)
+    np.testing.assert_allclose(x[0], want_x, atol=1e-9)
+    np.testing.assert_allclose(x[0], [0.0, 3 / 7, 4 / 7], atol=1e-9)
+    assert v[0] == pytest.approx(16 / 7, abs=1e-9)

@@ -25,3 +25,10 @@ def test_with_texts_is_a_copy_carrying_texts():
     assert q is not p and p.texts is None
     assert q.matrices is p.matrices
     assert q.texts.tolist() == [[None, "Bee", None], ["Bee", None, "5"]]
+
+
+def test_pooled_samples_needs_samples():
+    p = mp.Profile(np.full((1, 1, 2, 2), 0.5), [1.0])
+    with pytest.raises(mp.DataError) as err:
+        p.pooled_samples()
+    assert str(err.value) == "Profile samples: this profile has no posterior samples (pass samples=...)"
