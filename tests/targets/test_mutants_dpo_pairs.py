@@ -1,0 +1,76 @@
+"""resample_soft_labels and text lookups, edge by edge (written to kill mutmut survivors;
+tests/MUTATION.md). Expected flips follow the documented rule: a pair flips when its uniform
+draw is at least p_chosen (so p = 1 never flips and p = 0 always does)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixpref as mp
+from mixpref.targets import dpo_pairs
+
+
+def _pairs(n=40):
+    rng = np.random.default_rng(3)
+    return pd.DataFrame({
+        "prompt": ["Q"] * n,
+        "chosen": [f"c{i}" for i in range(n)],
+        "rejected": [f"r{i}" for i in range(n)],
+        "chosen_id": [f"C{i}" for i in range(n)],
+        "p_chosen": rng.uniform(size=n).round(2),
+        "margin": rng.normal(size=n),
+    })
+
+
+def test_default_seed_is_zero_and_results_are_reproducible():
+    df = _pairs()
+    a = mp.resample_soft_labels(df)
+    pd.testing.assert_frame_equal(a, mp.resample_soft_labels(df, random_state=0))
+    pd.testing.assert_frame_equal(mp.resample_soft_labels(df, random_state=5), mp.resample_soft_labels(df, random_state=5))
+    flip = np.random.default_rng(0).random(len(df)) >= df["p_chosen"].to_numpy()
+    assert a["flipped"].tolist() == flip.tolist()
+    assert not mp.resample_soft_labels(df, random_state=1)["flipped"].equals(a["flipped"])
+
+
+def test_a_column_without_its_partner_is_left_alone():
+    df = _pairs()  # chosen_id without rejected_id: nothing to swap it with
+    out = mp.resample_soft_labels(df, random_state=2)
+    assert out["chosen_id"].tolist() == df["chosen_id"].tolist()
+    assert "rejected_id" not in out.columns
+    flipped = out["flipped"].to_numpy()
+    assert flipped.any() and (~flipped).any()
+    assert out.loc[flipped, "chosen"].tolist() == df.loc[flipped, "rejected"].tolist()
+
+
+def test_integer_labels_and_margins_become_floats():
+    df = pd.DataFrame({"chosen": ["a", "b"], "rejected": ["x", "y"], "p_chosen": [1, 0], "margin": [2, 3]})
+    out = mp.resample_soft_labels(df)
+    assert out["p_chosen"].dtype == np.float64 and out["p_chosen"].tolist() == [1.0, 1.0]
+    assert out["margin"].dtype == np.float64 and out["margin"].tolist() == [2.0, -3.0]
+    assert out["chosen"].tolist() == ["a", "y"] and out["flipped"].tolist() == [False, True]
+
+
+def test_resample_refusals_name_the_problem():
+    with pytest.raises(mp.DataError) as err:
+        mp.resample_soft_labels([1, 2])
+    assert str(err.value) == "df: got list, expected a pandas DataFrame of pairs"
+    with pytest.raises(mp.DataError) as err:
+        mp.resample_soft_labels(pd.DataFrame({"chosen": ["a"]}))
+    assert str(err.value) == "df: missing column(s) ['rejected', 'p_chosen']; expected 'chosen', 'rejected', 'p_chosen'"
+    bad = pd.DataFrame({"chosen": ["a", "b"], "rejected": ["x", "y"], "p_chosen": [0.5, "high"]})
+    with pytest.raises(mp.DataError) as err:
+        mp.resample_soft_labels(bad)
+    assert str(err.value) == "df: column 'p_chosen', row 1: got 'high', expected a probability in [0, 1]"
+
+
+def test_lookup_messages_name_prompt_or_response():
+    table = {"p1": "text"}
+    assert dpo_pairs._lookup(table, "p1", "prompt", 0, "p1") == "text"
+    with pytest.raises(mp.DataError) as err:
+        dpo_pairs._lookup(table, "p9", "prompt", 3, "p9")
+    assert str(err.value) == ("data_or_candidates: prompt 'p9' (pair 3, column 'prompt') has no text; "
+                              "expected the lottery's prompts and candidates to be in the data")
+    with pytest.raises(mp.DataError) as err:
+        dpo_pairs._lookup(table, ("p1", "r"), "chosen", 0, "r")
+    assert str(err.value) == ("data_or_candidates: response 'r' (pair 0, column 'chosen') has no text; "
+                              "expected the lottery's prompts and candidates to be in the data")
