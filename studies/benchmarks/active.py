@@ -95,7 +95,8 @@ def main(argv=None):
         suggest(model, frame, pop.features, n=10, objective=objective, n_draws=args.draws)
         t_suggest = time.perf_counter() - t0
         row = {"objective": objective, "pairs": n_pairs, "draws": belief.basis.shape[0], "ours_s": round(t_ours, 3), "ours_cpu_s": round(c_ours, 3),
-               "suggest_n10_s": round(t_suggest, 3)}
+               "suggest_n10_s": round(t_suggest, 3),
+               "all_finite": bool(np.isfinite(ours).all())}
         if objective != "random":
             sub = make_pool(frame.iloc[: args.naive_pairs].reset_index(drop=True), pop.features)
             sub_belief = belief_of(model, pop.features, frame["annotator"].iloc[: args.naive_pairs].tolist(),
