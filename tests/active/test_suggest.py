@@ -103,3 +103,12 @@ def test_lowrank_model_new_adapted_and_trained_annotators():
     adapted = model.adapt(pop.data.select(annotators=["a29"]), pop.features)
     after = suggest(adapted, pop.data, pop.features, n=3, objective="type", annotator="a29")
     assert not after["new_annotator"].any()
+
+
+def test_linear_draws_are_the_models_own_posterior_draws(two_types):
+    from mixpref.active.belief import belief_of
+
+    pop, _ = two_types
+    model = mp.MixtureBT(n_types=2, n_restarts=1, inference="laplace", n_samples=20).fit(pop.data, pop.features)
+    belief = belief_of(model, pop.features, [None], n_draws=7, random_state=3, need_draws=True)
+    np.testing.assert_allclose(belief.basis, model.sample_rewards(7, pop.features, random_state=3), atol=1e-4)
