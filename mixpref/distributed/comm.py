@@ -128,10 +128,9 @@ class Comm:
         messages = self.all_gather_object(None if error is None else f"{type(error).__name__}: {error}")
         failed = [(rank, m) for rank, m in enumerate(messages) if m is not None]
         if failed:
-            detail = "; ".join(f"rank {rank}: {m}" for rank, m in failed)
-            if error is not None and len(failed) == 1 and isinstance(error, DataError):
-                raise DataError(f"distributed {what} failed on rank {failed[0][0]}: {error}") from error
-            raise DataError(f"distributed {what} failed ({detail})") from error
+            # the same message on every rank, naming each rank that failed and why
+            detail = "; ".join(f"on rank {rank}: {m}" for rank, m in failed)
+            raise DataError(f"distributed {what} failed {detail}") from error
         return result
 
     def barrier(self):

@@ -208,6 +208,42 @@ class TextEncoder:
             out = out / np.maximum(norms, 1e-12)
         return out.astype(np.float32, copy=False)
 
+    def fill_cache(self, texts, rank=0, world_size=1) -> int:
+        """Encode into the cache the texts it lacks that belong to ``rank`` of ``world_size``; returns how many.
+
+        A text belongs to rank ``h mod world_size`` (``h``: its hash), so ranks that share a
+        cache folder encode disjoint sets whatever they find there, never a text twice, and
+        a rerun encodes only what no finished shard holds (interrupted work resumes).
+
+        Examples
+        --------
+        >>> import tempfile, mixpref as mp
+        >>> enc = mp.TextEncoder(progress=False, cache_dir=tempfile.mkdtemp())
+        >>> enc.fill_cache(["a", "b", "c"], rank=0, world_size=1), enc.fill_cache(["a", "b", "c"])
+        (3, 0)
+        """
+        if self.cache_dir is None:
+            raise DataError("fill_cache: cache_dir is None; expected the cache folder the ranks share")
+        texts = _check_texts(texts, "texts")
+        if not (0 <= int(rank) < int(world_size)):
+            raise DataError(f"fill_cache: rank {rank!r} of world_size {world_size!r}; expected 0 <= rank < world_size")
+        r = self._resolve()
+        from .cache import VectorCache, text_hashes
+
+        hashes = text_hashes(texts)
+        unique, first = np.unique(hashes, return_index=True)
+        owner = np.frombuffer(unique.tobytes(), dtype="<u8")[::2] % np.uint64(world_size)
+        mine = np.flatnonzero(owner == np.uint64(rank))
+        cache = VectorCache(self.cache_dir, self.cache_key(), np.float32)
+        found, _, _ = cache.lookup(unique[mine])
+        todo = mine[~found]
+        self.n_encoded_ = int(len(todo))
+        if len(todo):
+            values = np.zeros((len(unique), r["dim"]), dtype=np.float32)
+            dropped = np.zeros(len(unique), dtype=np.int64)
+            self._encode_missing([texts[first[i]] for i in todo], todo, unique, values, dropped, cache)
+        return self.n_encoded_
+
     def encode_data(self, data):
         """Embed each response of ``data`` with its prompt, as :class:`~mixpref.Features`.
 

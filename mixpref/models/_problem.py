@@ -177,7 +177,7 @@ class Problem:
     def block_rows(self) -> int:
         """Rows per block when streaming: a block takes about an eighth of ``stream_bytes``."""
         if not self.stream_bytes:
-            return 65536
+            return 8192  # small blocks: building X must not hold much more than X
         per_row = self.dim * torch.finfo(self.dtype).bits // 8
         return max(1, int(self.stream_bytes) // (8 * per_row))
 

@@ -25,6 +25,21 @@ def estimators():
     return {"bt": mp.BradleyTerry(dtype="float64"), "mix": mp.MixtureBT(n_types=2, dtype="float64", n_restarts=2)}
 
 
+def cached_features(feats, folder, drop_one=False):
+    """The features as float32 cache shards (one per 10 responses); ``drop_one`` deletes a shard."""
+    from mixpref.features.cache import CachedFeatures, VectorCache, text_hashes
+
+    cache = VectorCache(folder, {"test": "distributed"}, np.float32)
+    ids = [str(i) for i in feats.ids]
+    hashes = text_hashes(ids)
+    for start in range(0, len(ids), 10):
+        cache.write(hashes[start:start + 10], feats.embeddings[start:start + 10])
+    if drop_one:
+        cache.shard_paths()[0].unlink()
+        cache = VectorCache(folder, {"test": "distributed"}, np.float32)
+    return CachedFeatures(cache, list(feats.ids), hashes)
+
+
 def run(rank, world, port, out, kind, mode):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), MIXPREF_DIST_TIMEOUT="60")
     torch.set_num_threads(1)
@@ -38,8 +53,13 @@ def run(rank, world, port, out, kind, mode):
         data, feats = population(kind)
         if mode == "different-data" and rank == 1:
             data = data.select(annotators=list(data.annotators[:-1]))
+        if mode == "missing-shard":
+            feats = cached_features(feats, f"{out}.cache{rank}", drop_one=rank == 1)
+        ests = estimators()
+        if mode == "tiny-budget":
+            ests = {"mix": mp.MixtureBT(n_types=2, memory_budget=1000)}
         results = {}
-        for name, est in estimators().items():
+        for name, est in ests.items():
             m = fit(est, data, feats, comm=Comm())
             results[name] = m
         if rank == 0:

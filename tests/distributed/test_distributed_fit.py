@@ -55,3 +55,37 @@ def test_ranks_with_different_data_fail_on_every_rank_with_a_clear_error(tmp_pat
     for e in errors:
         assert "ranks see different data" in e.read_text()
     assert not out.exists()  # nothing written
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode,message", [
+    ("missing-shard", "failed on rank 1: DataError: features: .* not in the cache"),
+    ("tiny-budget", "memory_budget: 1,000 bytes is smaller than one block"),
+])
+def test_bad_input_fails_on_every_rank_with_a_clear_error(tmp_path, mode, message):
+    import re
+
+    out = _launch(tmp_path, "shared", mode=mode)
+    for r in range(2):
+        err = Path(f"{out}.rank{r}.err")
+        assert err.exists() and re.search(message, err.read_text()), err.read_text() if err.exists() else "no error"
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_cached_features_with_a_missing_shard_name_the_responses(tmp_path):
+    import mixpref as mp
+
+    data, feats = _worker.population("shared")
+    cached = _worker.cached_features(feats, tmp_path / "cache", drop_one=True)
+    with pytest.raises(mp.DataError, match="not in the cache .*shard is missing"):
+        mp.BradleyTerry().fit(data, cached)
+    # out of core: the difference matrix (300 x 64 float64, 154 kB) exceeds the budget and is streamed
+    from tests.models.test_engine_formulation import fresh_data
+
+    data, feats = fresh_data(n=300, dim=64)
+    whole = _worker.cached_features(feats, tmp_path / "cache2")
+    ref = mp.MixtureBT(n_types=2, dtype="float64").fit(data, feats)
+    got = mp.MixtureBT(n_types=2, dtype="float64", memory_budget=100_000).fit(data, whole)
+    assert got.objective_ == pytest.approx(ref.objective_, rel=1e-9)
+    np.testing.assert_allclose(got.coef_, ref.coef_, atol=1e-6)

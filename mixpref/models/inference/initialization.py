@@ -50,7 +50,7 @@ def group_score_vectors(spec: E.Spec, params: dict, problem: E.Problem) -> torch
     return out
 
 
-def _scatter(x, group, weight, n_groups, block=65536):
+def _scatter(x, group, weight, n_groups, block=8192):
     # in blocks: a weighted copy of all of x at once would double the fit's peak memory
     out = torch.zeros((n_groups, x.shape[1]), dtype=x.dtype, device=x.device)
     for start in range(0, x.shape[0], block):
