@@ -23,7 +23,8 @@ holds, drawn from the synthetic population's ground truth or recorded in the rea
    Bradley-Terry model (Laplace posterior) vs labels for each objective (``type`` is
    omitted: a single model has no types).
 
-Run: ``python studies/active_learning.py`` (``--small`` for a smoke test).
+Run: ``python studies/active_learning.py`` (``--small`` for a smoke test; ``--parts population``
+runs one part and re-assembles report.md from the sections already written).
 """
 
 from __future__ import annotations
@@ -57,9 +58,9 @@ def config(small):
                      decision=dict(n_prompts=6, n_annotators=12, pool=300, budget=60, step=30, seeds=[0]),
                      ukp=dict(topics=2, budget=100, step=50, seeds=[0]))
     return dict(seeds=[0, 1, 2], pop=dict(n_types=3, dim=32, n_annotators=30, n_prompts=50, responses_per_prompt=10),
-                pool=3000, test=1500, budget=1000, step=100, restarts=2, draws=64,
+                pool=10000, test=1500, budget=1000, step=100, restarts=2, draws=64,
                 onboard=dict(n_new=60, dim=64, n_annotators=150, per=60, pool=300, max_q=150),
-                decision=dict(n_prompts=30, n_annotators=60, pool=4000, budget=1500, step=100, seeds=[0, 1, 2]),
+                decision=dict(n_prompts=30, n_annotators=60, pool=8000, budget=1500, step=100, seeds=[0, 1, 2]),
                 ukp=dict(topics=8, budget=2000, step=200, seeds=[0, 1]))
 
 
@@ -285,6 +286,25 @@ def ukp_replay(cfg, args, run):
     return pd.concat(curves, ignore_index=True), note
 
 
+PART_ORDER = ["population", "onboarding", "decisions", "ukp"]
+
+
+def write_report(report, out, part, mark, study):
+    """Save this part's section (the report's paragraphs since ``mark``), then assemble report.md from every
+    section written so far, in a fixed order: parts run in separate processes (or re-run alone) share one report."""
+    from mixpref._io import atomic_path
+
+    out = Path(out)
+    with atomic_path(out / f"section_{part}.md") as tmp:
+        tmp.write_text("\n".join(report.parts[mark:]))
+    body = [(out / f"section_{p}.md").read_text() for p in PART_ORDER if (out / f"section_{p}.md").exists()]
+    path = out / "report.md"
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(report.parts[:2] + body))
+    study.log_artifact(path)
+    return path
+
+
 def fmt_saving(summary):
     return ", ".join(f"{r.objective}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f}, reached {r.reached}/{r['count']})"
                      for _, r in summary.iterrows())
@@ -305,6 +325,7 @@ def main(argv=None):
         report = Report(args.out, "Active elicitation: which question, of whom, and what it saves", study)
         report.text(__doc__.split("\n\n", 1)[1].split("Run:")[0])
         if "onboarding" in parts:
+            mark = len(report.parts)
             with study.run("onboarding", params=cfg["onboard"]) as run:
                 table, summary, ratio = onboarding(cfg, 0, run)
                 results["onboarding"] = (table, summary, ratio)
@@ -325,8 +346,9 @@ def main(argv=None):
                 ax.set_ylabel("annotators")
                 ax.legend()
                 report.figure(fig, "onboarding_questions", "Questions needed per new annotator")
-            report.write()
+            path = write_report(report, args.out, "onboarding", mark, study)
         if "decisions" in parts:
+            mark = len(report.parts)
             dc = cfg["decision"]
             with study.run("decisions", params=dc) as run:
                 curves, table = decisions(cfg, run)
@@ -340,8 +362,9 @@ def main(argv=None):
                 report.table(table, "decision_labels", "Labels to identify the support (per seed)", ".4g")
                 report.table(curves, "decision_curves", None, ".4g")
                 plot_curves(report, curves, "support_probability", "decision_support", "P(true maximal-lottery support), mean over prompts", "probability")
-            report.write()
+            path = write_report(report, args.out, "decisions", mark, study)
         if "ukp" in parts:
+            mark = len(report.parts)
             with study.run("ukp_replay", params=cfg["ukp"]) as run:
                 curves, note = ukp_replay(cfg, args, run)
                 table, summary = saving_table(curves, "log_likelihood", cfg["ukp"]["budget"])
@@ -352,8 +375,9 @@ def main(argv=None):
                 report.table(summary, "ukp_saving", "UKPConvArg1: fraction of the budget to match random", ".3f")
                 report.table(curves, "ukp_curves", None, ".4g")
                 plot_curves(report, curves, "log_likelihood", "ukp_ll", "UKPConvArg1 held-out log-likelihood", "mean log-likelihood")
-            report.write()
+            path = write_report(report, args.out, "ukp", mark, study)
         if "population" in parts:
+            mark = len(report.parts)
             with study.run("population", params={"budget": cfg["budget"], "pool": cfg["pool"], **cfg["pop"]}) as run:
                 curves = population_learning(cfg, run)
                 table, summary = saving_table(curves, "log_likelihood", cfg["budget"])
@@ -367,7 +391,9 @@ def main(argv=None):
                 report.table(curves, "population_curves", None, ".4g")
                 plot_curves(report, curves, "log_likelihood", "population_ll", "Held-out log-likelihood per comparison", "mean log-likelihood")
                 plot_curves(report, curves, "ari", "population_ari", "ARI of the annotators' types", "ARI")
-        path = report.write()
+            path = write_report(report, args.out, "population", mark, study)
+        if not parts & set(PART_ORDER):
+            raise SystemExit(f"--parts: expected some of {PART_ORDER}")
     print(f"report: {path}")
     return results
 
