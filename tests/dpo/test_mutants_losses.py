@@ -39,3 +39,20 @@ def test_vanishing_unlikelihood_warning_threshold_and_caller():
         "−log(1 − π) has a vanishing gradient (as for any real-length response); use the token-level variant "
         "(train_lm(..., unlikelihood='token'))"
     )
+
+
+def test_log1mexp_is_accurate_near_zero_and_far_away():
+    x = torch.tensor([-1e-10, -1e-3, -0.69, -0.7, -5.0, -40.0], dtype=torch.float32)
+    want = [math.log(-math.expm1(v)) for v in x.double().tolist()]
+    got = losses._log1mexp(x)
+    assert torch.isfinite(got).all()
+    for g, w in zip(got.tolist(), want):
+        assert g == pytest.approx(w, rel=1e-5, abs=1e-12)
+
+
+def test_token_unlikelihood_at_probability_one_uses_the_clamp():
+    lp = torch.tensor([[0.0, math.log(0.5), -3.0]], dtype=torch.float64)
+    mask = torch.tensor([[1.0, 1.0, 0.0]], dtype=torch.float64)
+    got = losses.token_unlikelihood(lp, mask)
+    want = -(math.log(-math.expm1(-1e-6)) + math.log(0.5))
+    assert got.shape == (1,) and got.item() == pytest.approx(want, rel=1e-9)
