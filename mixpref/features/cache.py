@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import warnings
 from pathlib import Path
 
@@ -177,7 +178,22 @@ class VectorCache:
             clipped = np.minimum(pos, len(keys) - 1)
             hit = (pos < len(keys)) & (keys[order][clipped] == hashes) & (shard_of < 0)
             shard_of[hit], row_of[hit] = k, order[clipped[hit]]
+            release(shard)  # the hash column is interleaved with the vectors: every page was read
         return shard_of, row_of, shards
+
+
+def release(array):
+    """Drop the resident pages of a memory-mapped array (they stay in the page cache, out of this process's RSS).
+
+    Reading rows of a mapped shard maps its pages into the process; a fit that streams all
+    its features would otherwise end up holding every page it ever read.
+    """
+    base = array
+    while base is not None and not isinstance(base, np.memmap):
+        base = getattr(base, "base", None)
+    handle = getattr(base, "_mmap", None)
+    if handle is not None and hasattr(mmap, "MADV_DONTNEED"):
+        handle.madvise(mmap.MADV_DONTNEED)
 
 
 class CachedFeatures:
@@ -258,4 +274,5 @@ class CachedFeatures:
         for k in np.unique(shard):
             sel = np.flatnonzero(shard == k)
             out[sel] = self.shards[k]["value"][row[sel]]
+            release(self.shards[k])
         return out

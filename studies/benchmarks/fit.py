@@ -248,7 +248,7 @@ def fresh_section(args, device):
                                           logit_sd=args.fresh_logit_sd, random_state=args.seed)
     train, test = data.split(by="observation", test_size=0.2, random_state=args.seed)
     n_ann = len(data.annotators)
-    phi = torch.as_tensor(feats.embeddings)  # shares memory with the features
+    phi = torch.as_tensor(feats.embeddings).to(device)  # on the CPU: shares memory with the features
     has = np.bincount(train.arrays.annotator, minlength=n_ann) > 0
     print(f"\nfresh responses: {len(train)} train / {len(test)} test comparisons, {2 * args.n} responses "
           f"({feats.embeddings.nbytes / 1e9:.2f} GB float32), {n_ann} annotators, d={args.dim}, K={K}, "

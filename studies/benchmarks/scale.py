@@ -177,7 +177,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def dist_worker(rank, world, port, folder, out, budget):
+def dist_worker(rank, world, port, folder, out, budget, device="cpu"):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     import torch
     import torch.distributed as dist
@@ -186,7 +186,9 @@ def dist_worker(rank, world, port, folder, out, budget):
     from mixpref.distributed import Comm, fit
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    if device == "cuda":
+        torch.cuda.set_device(rank)
+    dist.init_process_group("nccl" if device == "cuda" else "gloo", rank=rank, world_size=world)
     data, feats = load(folder, "cache")
     comm = Comm()
     spent = [0.0]
@@ -202,7 +204,8 @@ def dist_worker(rank, world, port, folder, out, budget):
     comm.sum_tensor = timed
     comm.barrier()
     t = time.perf_counter()
-    m = fit(mp.MixtureBT(n_types=3, memory_budget=budget), data, feats, comm=comm)
+    dev = f"cuda:{rank}" if device == "cuda" else "cpu"
+    m = fit(mp.MixtureBT(n_types=3, memory_budget=budget, device=dev), data, feats, comm=comm)
     wall = time.perf_counter() - t
     walls = comm.all_gather_object((wall, spent[0]))
     if rank == 0:
@@ -218,7 +221,7 @@ def cmd_dist(args):
         port = _free_port()
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         procs = [subprocess.Popen([sys.executable, __file__, "_worker", str(r), str(world), str(port), str(args.folder),
-                                   str(out), str(args.budget)], env=env) for r in range(world)]
+                                   str(out), str(args.budget), args.device], env=env) for r in range(world)]
         for p in procs:
             p.wait()
         results[world] = json.loads(out.read_text())
@@ -226,7 +229,7 @@ def cmd_dist(args):
         wall = max(w for w, _ in walls)
         share = max(c for _, c in walls) / wall
         results[world].update(wall=wall, comm_share=share)
-        print(f"{world} rank(s) x 1 thread: {wall:.1f} s (all-reduce {100 * share:.1f}% of it); objective "
+        print(f"{world} rank(s) x 1 {'GPU' if args.device == 'cuda' else 'thread'}: {wall:.1f} s (all-reduce {100 * share:.1f}% of it); objective "
               f"{results[world]['objective']:.8f}; observations per rank {results[world]['per_rank']}", flush=True)
     one, many = results[1], results[args.ranks]
     print(f"wall time {args.ranks} ranks / 1 rank: {many['wall'] / one['wall']:.2f}; objectives differ by "
@@ -237,8 +240,8 @@ def cmd_dist(args):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_worker":
-        r, w, port, folder, out, budget = argv[1:]
-        return dist_worker(int(r), int(w), int(port), folder, out, float(budget))
+        r, w, port, folder, out, budget, device = argv[1:]
+        return dist_worker(int(r), int(w), int(port), folder, out, float(budget), device)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("command", choices=["generate", "memory", "ooc", "dist"])
     p.add_argument("--folder", required=True)
@@ -247,7 +250,10 @@ def main(argv=None):
     p.add_argument("--layout", choices=["npy", "cache"], default="cache")
     p.add_argument("--budget", type=float, default=256e6, help="memory_budget in bytes (ooc, dist)")
     p.add_argument("--compare", action="store_true", help="ooc: also fit in memory and compare objectives")
-    p.add_argument("--ranks", type=int, default=2)
+    p.add_argument("--ranks", type=int, default=2, help="dist: ranks to compare with one (0: every visible GPU)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="dist: gloo on CPU or NCCL, one GPU per rank")
+    p.add_argument("--generate-n", type=int, default=0, help="dist/ooc/memory: generate this many comparisons first "
+                                                            "(cache layout) when the folder has no data")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     if args.command == "generate":
@@ -255,6 +261,14 @@ def main(argv=None):
         generate(args.folder, args.n, n_annotators=args.annotators, layout=args.layout)
         print(f"wrote {args.folder} in {time.perf_counter() - t:.1f} s")
         return None
+    if args.generate_n and not (Path(args.folder) / "data.npz").exists():
+        t = time.perf_counter()
+        generate(args.folder, args.generate_n, layout="npy" if args.command == "memory" else "cache")
+        print(f"generated {args.generate_n} comparisons in {time.perf_counter() - t:.1f} s", flush=True)
+    if args.command == "dist" and args.ranks == 0:
+        import torch
+
+        args.ranks = torch.cuda.device_count()
     result = {"memory": cmd_memory, "ooc": cmd_ooc, "dist": cmd_dist}[args.command](args)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))
