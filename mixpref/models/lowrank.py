@@ -26,6 +26,7 @@ from ._base import PreferenceModel
 from ._options import resolve
 from ._problem import build_problem, check_data
 from .bradley_terry import BradleyTerry
+from .policy_likelihood import PolicyLikelihood
 from ._lowrank_predict import LowRankPrediction
 
 LEVELS = ("annotator", "observation")
@@ -287,3 +288,19 @@ def _atoms(person: torch.Tensor, n_atoms: int, seed) -> dict:
     centres = torch.as_tensor(km.cluster_centers_[keep], dtype=P.dtype)
     logw = torch.as_tensor(np.log(counts[keep] / counts.sum()), dtype=P.dtype)
     return {"atoms": centres, "atom_logw": logw}
+
+
+class LowRankPL(LowRankBT):
+    """Low-rank persons over policy-likelihood basis rewards (``LowRankBT`` with the base
+    :class:`mixpref.PolicyLikelihood`: ``beta``, ``alpha`` and its other options).
+
+    Examples
+    --------
+    >>> import mixpref as mp
+    >>> from mixpref.models.lowrank import LowRankPL
+    >>> pop = mp.synthetic.population(n_types=2, n_annotators=30, comparisons_per_annotator=30, dim=8)
+    >>> LowRankPL(rank=2).fit(pop.data, pop.features).rewards(pop.features).shape
+    (2, 1000)
+    """
+
+    _base_class = PolicyLikelihood

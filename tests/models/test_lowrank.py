@@ -210,3 +210,31 @@ def test_continuous_persons_full_size():
     corr, ll, bt, mix = _continuous_check(384, 300, 100)
     assert corr >= 0.9
     assert ll > bt and ll > mix
+
+
+@pytest.mark.parametrize("kind", ["ties", "rankings", "policy", "observation"])
+def test_ties_rankings_policy_and_observation_level(kind):
+    from mixpref.models.lowrank import LowRankPL
+
+    extra = {"tie_rate": 0.3} if kind == "ties" else {"ranking_size": 4} if kind == "rankings" else {}
+    p = mp.synthetic.population(n_types=2, n_annotators=30, comparisons_per_annotator=30, dim=8, logit_sd=3.0,
+                                random_state=5, **extra)
+    if kind == "policy":
+        feats = p.features.with_logp_ref(np.random.default_rng(0).normal(size=len(p.features)))
+        m = LowRankPL(rank=2).fit(p.data, feats)
+        assert m.alpha_.shape == (2,)
+        bt = mp.PolicyLikelihood().fit(p.data, feats)
+        assert m.score(p.data, feats) > bt.score(p.data, feats)
+        return
+    m = LowRankBT(rank=2, level="observation" if kind == "observation" else "annotator").fit(p.data, p.features)
+    bt = mp.BradleyTerry().fit(p.data, p.features)
+    if kind == "ties":
+        assert m.spec_.ties == "davidson" and m.tie_.shape == (1,)
+        assert np.all(m.predict_tie_proba(p.data, p.features) > 0)
+    if kind == "observation":
+        assert len(m.annotators_) == 0  # every observation its own person: predicted by the population
+        assert np.isfinite(m.score(p.data, p.features))
+        return
+    ll = m.log_likelihood(p.data, p.features)
+    assert ll.shape == (len(p.data.arrays) + len(p.data.ranking_arrays),)
+    assert m.score(p.data, p.features) > bt.score(p.data, p.features)  # two clear types: persons pay
