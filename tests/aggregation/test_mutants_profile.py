@@ -32,3 +32,18 @@ def test_pooled_samples_needs_samples():
     with pytest.raises(mp.DataError) as err:
         p.pooled_samples()
     assert str(err.value) == "Profile samples: this profile has no posterior samples (pass samples=...)"
+
+
+def test_ragged_rewards_and_samples_are_padded_to_the_matrices():
+    mats = np.full((2, 1, 3, 3), 0.5)
+    rewards = [np.array([[1.0, 2.0]]), np.array([[3.0, 4.0, 5.0]])]
+    samples = [np.full((2, 1, 2, 2), 0.5), np.full((2, 1, 3, 3), 0.5)]
+    samples[0][1, 0] = [[0.5, 0.9], [0.1, 0.5]]
+    p = mp.Profile(mats, [1.0], rewards=rewards, samples=samples, mask=[[True, True, False], [True, True, True]])
+    np.testing.assert_array_equal(p.rewards, [[[1.0, 2.0, 0.0]], [[3.0, 4.0, 5.0]]])
+    assert p.samples.shape == (2, 2, 1, 3, 3)
+    np.testing.assert_array_equal(p.samples[1, 0, 0], [[0.5, 0.9, 0.5], [0.1, 0.5, 0.5], [0.5, 0.5, 0.5]])
+    too_wide = [np.zeros((1, 4)), np.zeros((1, 3))]
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile(mats, [1.0], rewards=too_wide)
+    assert str(err.value) == "Profile rewards: 4 candidates on some prompt, matrices have at most 3"

@@ -155,3 +155,21 @@ def test_first_of_each():
     assert L._first_of_each(bad, values, 3) == [0, 3, 4]
     assert L._first_of_each(bad, values, 2) == [0, 3]
     assert L._first_of_each(bad, values, 9) == [0, 3, 4, 5]
+
+
+def test_label_map_with_keys_that_have_no_text_form():
+    m = L.LabelMap({("m", 1): "a", "z": "b"})
+    assert m(("m", 1)) == 1.0 and m(("m", 2)) is None and m("z") == 0.0
+
+
+def test_unknown_labels_message_exactly_five_values():
+    msg = _message(["u", "v", "w", "x", "y"])
+    assert "'u' (1 row), 'v' (1 row), 'w' (1 row), 'x' (1 row), 'y' (1 row) in rows [0, 1, 2, 3, 4];" in msg
+    assert "other value" not in msg
+
+
+def test_label_map_keys_are_shown_up_to_thirty_characters():
+    long_key = "k" * 29  # repr is 31 characters: cut to 27 + '...'
+    ok_key = "j" * 28  # repr is exactly 30 characters: shown whole
+    msg = _message(["zz"], {long_key: "a", ok_key: "b"})
+    assert f"expected one of its keys ['{'k' * 26}..., '{ok_key}']" in msg
