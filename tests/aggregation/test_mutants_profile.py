@@ -47,3 +47,22 @@ def test_ragged_rewards_and_samples_are_padded_to_the_matrices():
     with pytest.raises(mp.DataError) as err:
         mp.Profile(mats, [1.0], rewards=too_wide)
     assert str(err.value) == "Profile rewards: 4 candidates on some prompt, matrices have at most 3"
+
+
+def test_ragged_input_errors_name_the_prompt():
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile([np.full((1, 2, 2), 0.5), np.full((2, 3, 3), 0.5)], [1.0])
+    assert str(err.value) == ("Profile matrices[1]: leading shape (2,) differs from prompt 0's (1,); "
+                              "expected the same number of types (and samples) per prompt")
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile([np.full((1, 2, 2), 0.5), np.full((2, 2), 0.5)], [1.0])
+    assert str(err.value) == "Profile matrices[1]: expected 3 axes, got shape (2, 2)"
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile([np.full((1, 2, 2), 0.5), [[["a", "b"], ["c", "d"]]]], [1.0])
+    assert str(err.value).startswith("Profile matrices[1]: expected numbers (")
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile([np.full((1, 2, 3), 0.5)], [1.0])
+    assert str(err.value) == "Profile matrices[0]: candidate axes differ in length, shape (1, 2, 3)"
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile([], [1.0])
+    assert str(err.value) == "Profile matrices: got an empty list; expected one array per prompt"
