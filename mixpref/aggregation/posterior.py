@@ -301,7 +301,6 @@ def aggregate_posterior(profile, rule, study=None, batch=True, draws_per_batch=N
         raise DataError(f"profile: expected a mixpref Profile, got {type(profile).__name__}")
     if profile.samples is None:
         raise DataError(f"posterior=True: {NO_DRAWS}")
-    from . import rules  # noqa: F401 - importing the rules registers them
     from .registry import get_rule
     from .selfplay import exploitability
 
