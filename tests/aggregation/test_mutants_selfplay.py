@@ -98,3 +98,10 @@ def test_polish_finds_the_support_within_a_few_checks():
     assert info["iterations"] <= 60
     assert expl.max() <= 1e-9 and info["polished"] >= 0.9
     np.testing.assert_allclose(probs, _expected(game, np.ones((50, 5), dtype=bool)), atol=1e-7)
+
+
+def test_a_prompt_without_candidates_is_refused_even_beside_others():
+    mask = np.array([[True, True], [False, False], [True, False]])
+    with pytest.raises(Exception) as err:
+        maximal_lottery_selfplay(np.zeros((3, 2, 2)), mask, device="cpu")
+    assert str(err.value) == "mask: prompts [1] have no candidate"

@@ -74,3 +74,12 @@ def test_lookup_messages_name_prompt_or_response():
         dpo_pairs._lookup(table, ("p1", "r"), "chosen", 0, "r")
     assert str(err.value) == ("data_or_candidates: response 'r' (pair 0, column 'chosen') has no text; "
                               "expected the lottery's prompts and candidates to be in the data")
+
+
+def test_a_non_lottery_is_refused_with_a_pointer():
+    from types import SimpleNamespace
+
+    with pytest.raises(mp.DataError) as err:
+        mp.to_dpo_pairs(SimpleNamespace(probs=1))
+    assert str(err.value) == ("lottery: got SimpleNamespace without attribute(s) ['candidates', 'mask', 'prompts']; "
+                              "expected a mp.Lottery (from mp.aggregate(profile, rule))")
