@@ -57,6 +57,8 @@ _EXPORTS = {
     "to_jsonl": "mixpref.targets.writers",
     "to_parquet": "mixpref.targets.writers",
     "to_trl_dataset": "mixpref.targets.writers",
+    # training
+    "PopulationReward": "mixpref.dpo.population_reward",
     # tracking
     "Study": "mixpref.tracking",
     "autolog": "mixpref.tracking",

@@ -56,6 +56,22 @@ STUDIES = {
         "studies/dpo_targets.py",
         "Targets from each rule -> tabular DPO -> each type's win rate of the trained policy; one tiny LM run.",
     ),
+    "iterative": (
+        "studies/iterative.py",
+        "Fit, aggregate, train, sample, ask again: self-play vs pooled training on a Condorcet cycle (tabular and tiny LM).",
+    ),
+    "personalization": (
+        "studies/personalization.py",
+        "Single BT, mixtures (with shrinkage) and low-rank persons: seen/unseen splits and few-shot adaptation curves.",
+    ),
+    "uncertainty": (
+        "studies/uncertainty.py",
+        "Posteriors through the rule: interval coverage, support probability vs data size, conservative targets, audits.",
+    ),
+    "active_learning": (
+        "studies/active_learning.py",
+        "Which question next: population learning, onboarding, decisions and a UKPConvArg1 replay, each objective vs random.",
+    ),
     "ukp_models": StudySpec(
         "studies/ukp_models.py",
         "UKPConvArg1: single Bradley-Terry vs the selected mixture, held-out log-likelihood by annotator and observation split.",

@@ -43,6 +43,15 @@ MODULES = [
     "mixpref.cli.runlog",
     "mixpref.cli.models",
     "mixpref.cli.aggregate",
+    "mixpref.targets.reference",
+    "mixpref.targets.dpo_pairs",
+    "mixpref.dpo.group_robust",
+    "mixpref.dpo.soft_trainer",
+    "mixpref.dpo.population_reward",
+    "mixpref.dpo.loop",
+    "mixpref.dpo.trl_adapter",
+    "mixpref.dpo.tabular",
+    "mixpref.dpo.losses",
 ]
 
 
