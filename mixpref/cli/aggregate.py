@@ -105,6 +105,8 @@ def aggregate_command(
     out: Annotated[Optional[Path], typer.Option(
         "--out", help="Write the lottery (prompt_id, response_id, text, prob, score, rule) to .csv/.jsonl/.parquet.")] = None,
     compare: Annotated[bool, typer.Option("--compare", help="Compare rules instead: print whom each serves.")] = False,
+    posterior: Annotated[bool, typer.Option(
+        "--posterior", help="Apply the rule to every posterior draw (profiles from inference svi, laplace or ensemble).")] = False,
     rules: Annotated[Optional[str], typer.Option("--rules", help="With --compare: comma-separated rules (default: all that apply).")] = None,
     list_rules: Annotated[bool, typer.Option("--list-rules", help="Print the rules and their options, then exit.")] = False,
     model: Annotated[Optional[Path], typer.Option(
@@ -167,6 +169,13 @@ def aggregate_command(
         options["method"] = method
     if device is not None:
         options["device"] = device
+    if posterior:
+        from .audit import posterior_summary
+
+        post = aggregate(profile, rule, study=False, posterior=True, **options)
+        log_command("aggregate", source, params={**params, **options, "posterior": True}, tracking_uri=tracking_uri,
+                    metrics=posterior_summary(post, texts, out), artifacts=[out] if out is not None else ())
+        return post
     lottery = aggregate(profile, rule, study=False, **options)
     frame = lottery_frame(lottery, texts=texts)
     top = np.where(lottery.mask, lottery.probs, 0.0).max(axis=1)
