@@ -1,0 +1,175 @@
+"""The mutation sample of tests/MUTATION.md: which mutants to run, and the per-module table.
+
+Not a test module (pytest does not collect it). Running every mutant of the core modules
+(about 8,400) takes many hours on two cores, so MUTATION.md scores a uniform random sample
+of each module's mutants (seeded, so anyone draws the same sample from the same sources)::
+
+    .venv/bin/mutmut run --max-children 1 $(.venv/bin/python tests/mutation_sample.py names 30)
+    .venv/bin/python tests/mutation_sample.py report 30      # the table, from mutants/*.meta
+
+``names`` lists mutmut's own mutant names for the files of ``[tool.mutmut] only_mutate``
+(generated with mutmut's mutator, without running anything) and draws ``N`` per module
+(the inference package counts as one module). ``report`` reads the results mutmut stored
+under mutants/ and counts the survivors listed in :data:`EQUIVALENT` as equivalent, each
+with the reason; every other survivor counts against the score.
+"""
+
+from __future__ import annotations
+
+import collections
+import fnmatch
+import glob
+import json
+import random
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 16
+
+_K = "mixpref.aggregation.kemeny.x_kemeny_top_scores__mutmut_"
+_SP = "mixpref.aggregation.selfplay.x__enumerate_supports__mutmut_"
+# survivors that cannot change a result a user can observe, with the reason (see MUTATION.md)
+EQUIVALENT = {
+    _K + "52": "stepping by 1 instead of `chunk` recomputes overlapping chunks with the same values",
+    _K + "25": "every `popcount != size` layer relaxes all subsets; the m passes still make the subsets of size "
+               "m-1 exact (Bellman-Ford order instead of layer order), so f is unchanged",
+    _K + "28": "the extra size-0 layer holds only the empty set, which contains no candidate: no update",
+    _K + "89": "for antisymmetric margins (the documented input) `f[S-i] - col[i]` adds margin_ij, i.e. builds each "
+               "ordering by putting i on top instead of at the bottom; both enumerate every ordering of S",
+    _K + "46": "only the chunk size (a memory cap) changes",
+    "mixpref.aggregation.profile_checks.x__pad_ragged__mutmut_46": "`slice(m)` is `slice(0, m)`",
+    "mixpref.aggregation.lp.x__bounds__mutmut_39": "the bound on the value variable only has to contain the optimum "
+                                                   "(within [-span, span]); -3 span does as well as -2 span",
+    "mixpref.aggregation.lp.x_maxmin_lp__mutmut_11": "maximising 2t instead of t has the same optimal (x, t)",
+    "mixpref.aggregation.lp.x_minmax_regret_lp__mutmut_1": "the default chunk size only groups prompts per HiGHS call",
+    "mixpref.dpo.losses.x__warn_vanishing_unlikelihood__mutmut_9": "not observable under mutmut: the stack level only "
+        "changes which frame the warning names, and mutmut's trampolines insert frames",
+    "mixpref.dpo.losses.x__log1mexp__mutmut_7": "`>=` vs `>` at x = -log 2, where both formulas are accurate",
+    "mixpref.dpo.losses.x__log1mexp__mutmut_10": "switching formulas at -log 3 instead of -log 2: both are accurate there",
+    "mixpref.dpo.losses.x_token_unlikelihood__mutmut_9": "sum(+1) is sum(-1) on the documented (n, T) input",
+    "mixpref.features.cache.xǁVectorCacheǁlocate__mutmut_10": "`np.full(n, -1, dtype=None)` infers int64 from -1",
+    "mixpref.features.cache.xǁVectorCacheǁlocate__mutmut_36": "numpy reads sort kinds case-insensitively",
+    "mixpref.targets.dpo_pairs.x__lottery_arrays__mutmut_60": "numeric scores (the documented input) give the same "
+        "values with or without the float64 cast",
+    "mixpref.targets.dpo_pairs.x__lottery_arrays__mutmut_74": "numeric pairwise matrices give the same values with "
+        "or without the float64 cast",
+    "mixpref.targets.dpo_pairs.x_resample_soft_labels__mutmut_43": "`>` vs `>=` differ only when a uniform draw equals "
+        "p exactly (probability 0)",
+}
+# mutants stopped by hand after running far past their tests' time (mutmut's own timeout did not fire)
+HUNG = {
+    "mixpref.aggregation.profile.xǁProfileǁmajority__mutmut_12": "every tie becomes a loss (`< +tol`): the tests "
+        "hung (stopped after 7.5 min; their clean run takes seconds)",
+}
+
+for _n, _why in {
+    "6": "dtype", "10": "dtype", "18": "dtype", "22": "dtype", "132": "dtype", "135": "dtype", "145": "dtype",
+    "148": "dtype", "152": "dtype", "155": "dtype",
+}.items():
+    EQUIVALENT[_SP + _n] = ("a float32 placeholder is promoted to float64 by torch.where/torch.cat with the "
+                            "float64 solutions, so the values are the same")
+for _n in ("14", "26", "282"):
+    EQUIVALENT[_SP + _n] = "float('NAN') and float('INF') are float('nan') and float('inf')"
+for _n in ("7", "11", "19", "23", "39", "41", "133", "136", "146", "149", "153", "156", "163", "166", "222", "225"):
+    EQUIVALENT[_SP + _n] = ("device placement only: identical on the CPU (these machines have no GPU; a CUDA "
+                            "run would tell them apart)")
+for _n, _why in {
+    "130": "+v instead of -v in the bordered system only negates the game value v; y is the same",
+    "170": "a right-hand side of 2 scales y by 2, and y is renormalised",
+    "215": "`>=` vs `>` at -1e-9 only matters for a solution entry exactly at -1e-9",
+    "216": "supports whose solution has a zero entry are also found as smaller supports",
+    "217": "any candidate with exploitability 0 is a maximal lottery, valid or clamped",
+    "237": "valid solutions already sum to 1 (the bordered system's last row)",
+    "245": "valid solutions already sum to 1",
+    "32": "even supports add candidates, never a better one: the kept answer is the least exploitable, and any "
+          "answer of exploitability 0 is a maximal lottery",
+}.items():
+    EQUIVALENT[_SP + _n] = _why
+
+
+def _core_files():
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "mixpref").rglob("*.py"))
+    return [f for f in files if any(fnmatch.fnmatch(f, pat) for pat in conf["only_mutate"])]
+
+
+def _group(module):
+    return "mixpref.models.inference" if module.startswith("mixpref.models.inference") else module
+
+
+def all_names():
+    """{module group: sorted mutant names}, from mutmut's mutator on the current sources."""
+    from mutmut.mutation.file_mutation import mutate_file_contents
+    from mutmut.utils.format_utils import get_mutant_name
+
+    groups = collections.defaultdict(list)
+    for path in _core_files():
+        mutated = mutate_file_contents(path, (ROOT / path).read_text())
+        for name in mutated.mutant_names:
+            key = get_mutant_name(Path(path), name)
+            groups[_group(key.rsplit(".", 1)[0])].append(key)
+    return {g: sorted(v) for g, v in groups.items()}
+
+
+def sample(groups, n):
+    return {g: random.Random(f"{SEED}:{g}").sample(names, min(n, len(names))) for g, names in sorted(groups.items())}
+
+
+def _results():
+    from mutmut.stats import status_by_exit_code
+
+    groups, status = collections.defaultdict(list), {}
+    for f in sorted(glob.glob(str(ROOT / "mutants/mixpref/**/*.meta"), recursive=True)):
+        for key, code in json.loads(Path(f).read_text())["exit_code_by_key"].items():
+            groups[_group(key.rsplit(".", 1)[0])].append(key)
+            status[key] = status_by_exit_code[code]
+    return {g: sorted(v) for g, v in groups.items()}, status
+
+
+def report(n, show_diffs=True):
+    groups, status = _results()
+    picked = sample(groups, n)
+    print("| module | mutants | sampled | killed | survived | equivalent | timeout | not run | score |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    total, survivors = collections.Counter(), []
+    for g, pick in picked.items():
+        c = collections.Counter()
+        for key in pick:
+            st = "timeout" if key in HUNG else status[key]
+            if st in ("survived", "no tests"):
+                st = "equivalent" if key in EQUIVALENT else "survived"
+                survivors.append((key, st))
+            c[st if st in ("killed", "survived", "equivalent", "timeout") else "not run"] += 1
+        run = c["killed"] + c["timeout"] + c["survived"]
+        score = f"{(c['killed'] + c['timeout']) / run:.0%}" if run else "-"
+        print(f"| {g} | {len(groups[g])} | {len(pick)} | {c['killed']} | {c['survived']} | {c['equivalent']} | "
+              f"{c['timeout']} | {c['not run']} | {score} |")
+        total.update(c)
+        total["mutants"] += len(groups[g])
+        total["sampled"] += len(pick)
+    run = total["killed"] + total["timeout"] + total["survived"]
+    print(f"| **all** | {total['mutants']} | {total['sampled']} | {total['killed']} | {total['survived']} | "
+          f"{total['equivalent']} | {total['timeout']} | {total['not run']} | "
+          f"{(total['killed'] + total['timeout']) / max(run, 1):.0%} |")
+    print()
+    for key, st in survivors:
+        print(f"- `{key}` ({st}){': ' + EQUIVALENT[key] if key in EQUIVALENT else ''}")
+        if show_diffs:
+            diff = subprocess.run([str(ROOT / ".venv/bin/mutmut"), "show", key], capture_output=True, text=True,
+                                  cwd=ROOT).stdout
+            for line in diff.splitlines():
+                if line[:1] in "+-" and not line.startswith(("+++", "---")):
+                    print(f"      {line}")
+
+
+if __name__ == "__main__":
+    what, n = sys.argv[1], int(sys.argv[2])
+    if what == "names":
+        print(" ".join(k for names in sample(all_names(), n).values() for k in names))
+    elif what == "report":
+        report(n, show_diffs="--no-diffs" not in sys.argv)
+    else:
+        raise SystemExit("usage: mutation_sample.py names|report N")
