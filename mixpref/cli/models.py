@@ -15,7 +15,7 @@ from .errors import user_errors
 from .options import load_data, progress_bars, with_data_options, with_inference_options
 from .runlog import TRACKING_HELP
 
-MODELS = ("bt", "pl", "mixture-bt", "mixture-pl")
+MODELS = ("bt", "pl", "mixture-bt", "mixture-pl", "lowrank")
 
 # options fit and select share
 Features_ = Annotated[Optional[Path], typer.Option("--features", help="Features folder (from `mixpref embed`).")]
@@ -124,8 +124,12 @@ def fit_command(
     features: Features_ = None,
     embed: Embed = None,
     item_level: ItemLevel = False,
-    model: Annotated[str, typer.Option("--model", help="bt, pl, mixture-bt or mixture-pl.")] = "mixture-bt",
+    model: Annotated[str, typer.Option("--model", help="bt, pl, mixture-bt, mixture-pl or lowrank.")] = "mixture-bt",
     types: Annotated[str, typer.Option("--types", help="Number of types, or 'auto' to select it (held-out).")] = "auto",
+    rank: Annotated[int, typer.Option("--rank", help="Basis rewards of --model lowrank.")] = 3,
+    weights: Annotated[str, typer.Option("--weights", help="--model lowrank: simplex or free person weights.")] = "simplex",
+    shrinkage: Annotated[Optional[str], typer.Option(
+        "--shrinkage", help="Mixture types shrunk towards the pooled model: 'auto' or a deviation scale.")] = None,
     ks: Annotated[str, typer.Option("--ks", help="Candidate numbers of types for --types auto.")] = "1-6",
     level: Level = "annotator",
     inference: Annotated[str, typer.Option("--inference", help="map, svi or ensemble.")] = "map",
@@ -148,11 +152,19 @@ def fit_command(
     data = load_data(path, data_options, item_level=item_level)
     with progress_bars(progress):
         feats, item_names = load_features(data, features, embed, device, item_level, progress=progress)
-        base = make_base(model, {"inference": inference, "device": device, "random_state": seed,
-                                 "prior_scale": prior_scale, "progress": progress, **(inference_options or {})})
+        base_options = {"inference": inference, "device": device, "random_state": seed, "prior_scale": prior_scale,
+                        "progress": progress, **(inference_options or {})}
+        base = make_base("bt" if model == "lowrank" else model, base_options)
         t0 = time.perf_counter()
         selection = None
-        if not model.startswith("mixture"):
+        shrink = _shrinkage(shrinkage, model, types)
+        if model == "lowrank":
+            from ..models.lowrank import LowRankBT
+
+            if types not in ("auto", str(rank)):
+                raise DataError(f"--types {types}: --model lowrank takes its number of basis rewards from --rank")
+            estimator = LowRankBT(rank=rank, weights=weights, level=level, n_restarts=restarts, **base_options)
+        elif not model.startswith("mixture"):
             if types not in ("auto", "1"):
                 raise DataError(f"--types {types}: a single model (--model {model}) has one type; use mixture-bt")
             estimator = base
@@ -166,7 +178,7 @@ def fit_command(
                 k = 0
             if k < 1:
                 raise DataError(f"--types: got {types!r}; expected a positive integer or 'auto'")
-            estimator = Mixture(base, n_types=k, level=level, n_restarts=restarts, random_state=seed)
+            estimator = Mixture(base, n_types=k, level=level, n_restarts=restarts, random_state=seed, shrinkage=shrink)
         fitted = selection.model if selection is not None else estimator.fit(data, feats, study=False)
         metrics = _metrics(fitted, data, feats, time.perf_counter() - t0)
         if selection is not None:
@@ -175,10 +187,29 @@ def fit_command(
             metrics["heldout_log_likelihood"] = heldout_score(estimator, data, feats, test_size=heldout, random_state=seed)
     params = {"data": path, "model": model, "types": types, "level": level, "inference": inference, "restarts": restarts,
               "prior_scale": prior_scale, "device": device, "seed": seed, "item_level": item_level,
+              **({"rank": rank, "weights": weights} if model == "lowrank" else {}),
+              **({"shrinkage": shrinkage} if shrinkage is not None else {}),
               **(inference_options or {}), **(data_options or {})}
     _finish("fit", fitted, data, feats, item_names, out, path, data_options, item_level, features, embed, metrics,
             params, tracking_uri, selection)
     return fitted
+
+
+def _shrinkage(text, model, types):
+    """``--shrinkage``: None, 'auto' or a positive number; only for a mixture with a fixed number of types."""
+    if text is None:
+        return None
+    if not model.startswith("mixture") or types == "auto":
+        raise DataError(f"--shrinkage {text}: needs a mixture with a fixed number of types (--model mixture-bt --types K)")
+    if text == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise DataError(f"--shrinkage: got {text!r}; expected 'auto' or a positive number")
+    return value
 
 
 def select_command(
