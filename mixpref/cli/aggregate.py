@@ -170,7 +170,7 @@ def aggregate_command(
     if device is not None:
         options["device"] = device
     if posterior:
-        from .audit import posterior_summary
+        from .posterior import posterior_summary
 
         post = aggregate(profile, rule, study=False, posterior=True, **options)
         log_command("aggregate", source, params={**params, **options, "posterior": True}, tracking_uri=tracking_uri,

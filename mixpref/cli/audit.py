@@ -1,5 +1,4 @@
-"""``mixpref audit`` (each rule's axioms, distortion, exploitability and worst-off type) and the
-``mixpref aggregate --posterior`` summary (the rule applied to every posterior draw)."""
+"""``mixpref audit``: each rule's axioms, distortion, exploitability and worst-off type on a profile."""
 
 from __future__ import annotations
 
@@ -13,39 +12,6 @@ from ..errors import DataError
 from .errors import user_errors
 from .options import progress_bars, with_data_options
 from .runlog import TRACKING_HELP
-
-
-def print_posterior(post, texts=None, level=0.9):
-    """One line for the mean lottery, one per type for its win-rate interval, then the first prompts."""
-    from .aggregate import print_lottery
-
-    top = np.where(post.mask, post.mean.probs, 0.0).max(axis=1)
-    typer.echo(f"{post.rule} over {post.n_draws} posterior draws: {len(post.prompts)} prompts; mean top probability "
-               f"{top.mean():.3f}; mean winner probability of the most likely winner "
-               f"{post.winner_probability.max(axis=1).mean():.3f}; exploitability of the mean lottery under the "
-               f"draws {post.exploitability.mean():.2e} (mean)")
-    for row in post.win_rate_interval(level=level).itertuples(index=False):
-        typer.echo(f"  type {row.type}: win rate {row.mean:.3f}, {level:.0%} interval [{row.lower:.3f}, {row.upper:.3f}]")
-    frame = post.to_frame()
-    if texts is not None:
-        from ..aggregation.lottery_io import response_texts
-
-        names = response_texts(texts)
-        frame["text"] = [names.get(str(r), "") for r in frame["response_id"]]
-    print_lottery(post.mean, frame)
-    return frame
-
-
-def posterior_summary(post, texts=None, out=None):
-    """Print a LotteryPosterior and write its table (``--out``); returns the metrics to log."""
-    frame = print_posterior(post, texts)
-    if out is not None:
-        from .._io import write_table
-
-        write_table(frame, out)
-        typer.echo(f"wrote {out}")
-    return {"mean_top_probability": float(np.where(post.mask, post.mean.probs, 0.0).max(axis=1).mean()),
-            "mean_exploitability_under_draws": float(post.exploitability.mean()), "n_draws": post.n_draws}
 
 
 def audit_command(

@@ -18,7 +18,7 @@ Examples
 >>> rewards = np.array([[[2.0, 0.0, 0.05]]])                          # 1 prompt, 1 type, 3 candidates
 >>> draws = rewards + 0.5 * rng.normal(size=(200, 1, 1, 3))
 >>> post = mp.aggregate(mp.Profile.from_rewards(rewards, [1.0], reward_samples=draws), "borda", posterior=True)
->>> pairs = conservative_pairs(post, strategy="all_pairs", confidence=0.9)
+>>> pairs = mp.to_dpo_pairs(post, strategy="all_pairs", confidence=0.9)
 >>> sorted(pairs[["chosen_id", "rejected_id"]].values.tolist())        # 2 vs 0.05 is sure, 0.05 vs 0 is not
 [[0, 1], [0, 2]]
 >>> bool((pairs["support"] >= 0.9).all()), float(pairs["weight"].sum())
@@ -35,12 +35,14 @@ from ..errors import DataError
 SOFT_LABELS = ("mean", "lower")
 
 
-def _check_posterior(posterior):
+def check_posterior(posterior):
+    """``posterior`` itself, or a DataError unless it is a LotteryPosterior."""
     if not (hasattr(posterior, "draws") and hasattr(posterior, "mean") and hasattr(posterior, "preference_probability")):
         raise DataError(
             f"lottery: got {type(posterior).__name__}; expected a LotteryPosterior "
             "(mp.aggregate(profile, rule, posterior=True)) for confidence= or soft_labels='lower'"
         )
+    return posterior
 
 
 def _level(confidence):
@@ -58,7 +60,7 @@ def _level(confidence):
 def pair_support(posterior, labels="pairwise"):
     """Posterior probability of each ordered preference, (P, M, M): entry (p, i, j) is the
     probability that the preference "i over j" a pair would teach holds (see the module)."""
-    _check_posterior(posterior)
+    check_posterior(posterior)
     if labels == "lottery":
         d = posterior.draws  # (S, P, M)
         diff = d[:, :, :, None] - d[:, :, None, :]
@@ -74,52 +76,47 @@ def pair_support(posterior, labels="pairwise"):
 
 def lower_soft_labels(posterior, confidence):
     """The ``1 - confidence`` quantile over draws of the half-tie pooled preference, (P, M, M)."""
-    _check_posterior(posterior)
+    check_posterior(posterior)
     pooled = posterior._profile.pooled_samples()
     half = 0.5 * (1.0 + pooled - np.swapaxes(pooled, -1, -2))
     return np.quantile(half, 1.0 - confidence, axis=0)
 
 
-def conservative_pairs(posterior, data_or_candidates=None, confidence=0.9, soft_labels="mean", **options):
-    """DPO pairs from the posterior mean lottery, keeping only pairs the draws support.
+def keep_supported(posterior, pairs, confidence=0.9, soft_labels="mean", labels=None, beta=None, reference=None):
+    """Filter and relabel DPO pairs built from ``posterior.mean`` (what ``mp.to_dpo_pairs`` does
+    with a LotteryPosterior and ``confidence=``).
 
     Parameters
     ----------
     posterior : LotteryPosterior
         From ``mp.aggregate(profile, rule, posterior=True)``.
-    data_or_candidates : PreferenceData or DataFrame, optional
-        Texts, as in :func:`mixpref.to_dpo_pairs`.
+    pairs : pandas.DataFrame
+        ``mp.to_dpo_pairs(posterior.mean, ...)``.
     confidence : float in (0, 1) or None, default 0.9
         Drop pairs whose support (posterior probability of the preference they teach) is
         below this; None keeps every pair (and still reports ``support``).
     soft_labels : {"mean", "lower"}
-        ``"mean"``: the labels of :func:`mixpref.to_dpo_pairs` on the mean lottery;
-        ``"lower"``: ``p_chosen`` is the ``1 - confidence`` credible lower bound of the
-        pooled head-to-head preference (needs ``labels="pairwise"``, the default, and a
-        ``confidence``).
-    **options
-        ``strategy``, ``n_pairs``, ``min_margin``, ``random_state``, ``labels``, ``beta``,
-        ``reference`` as in :func:`mixpref.to_dpo_pairs`.
+        ``"mean"``: the labels of the mean lottery; ``"lower"``: ``p_chosen`` is the
+        ``1 - confidence`` credible lower bound of the pooled head-to-head preference
+        (needs ``labels="pairwise"``, the default, and a ``confidence``).
+    labels, beta, reference
+        As given to :func:`mixpref.to_dpo_pairs` (they decide which support is meant).
 
     Returns
     -------
     pandas.DataFrame
-        The columns of :func:`mixpref.to_dpo_pairs` plus ``support``; ``metadata`` in
-        ``DataFrame.attrs``: ``n_candidate_pairs`` (before the filter), ``n_kept``,
-        ``confidence``.
+        ``pairs`` with a ``support`` column, filtered; ``DataFrame.attrs``:
+        ``n_candidate_pairs`` (before the filter), ``n_kept``, ``confidence``.
     """
-    from .dpo_pairs import to_dpo_pairs
-
-    _check_posterior(posterior)
+    check_posterior(posterior)
     level = _level(confidence)
     if soft_labels not in SOFT_LABELS:
         raise DataError(f"soft_labels: got {soft_labels!r}, expected one of {', '.join(SOFT_LABELS)}")
-    labels = options.get("labels")
     if labels is None:
-        labels = "lottery" if (options.get("beta") is not None or options.get("reference") is not None) else "pairwise"
+        labels = "lottery" if (beta is not None or reference is not None) else "pairwise"
     if soft_labels == "lower" and (labels != "pairwise" or level is None):
         raise DataError("soft_labels='lower': needs labels='pairwise' (head-to-head labels) and a confidence level")
-    pairs = to_dpo_pairs(posterior.mean, data_or_candidates, **options)
+    pairs = pairs.copy()
     n_before = len(pairs)
     prompt_pos = pd.Index(posterior.prompts).get_indexer(pairs["prompt_id"])
     slot = _slots(posterior, prompt_pos, pairs)

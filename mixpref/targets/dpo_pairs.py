@@ -183,7 +183,7 @@ def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_
         For a LotteryPosterior (``mp.aggregate(..., posterior=True)``): pairs come from its
         mean lottery, pairs whose preference has posterior probability below ``confidence``
         are dropped, and ``soft_labels="lower"`` takes ``p_chosen`` at the lower credible
-        bound; see :func:`mixpref.targets.conservative.conservative_pairs` (adds ``support``).
+        bound; see :mod:`mixpref.targets.conservative` (adds ``support``).
 
     Returns
     -------
@@ -210,11 +210,12 @@ def to_dpo_pairs(lottery, data_or_candidates=None, strategy="winner_vs_rest", n_
     [[0, 1, 0.8]]
     """
     if confidence is not None or soft_labels != "mean" or hasattr(lottery, "support_probability"):
-        from .conservative import conservative_pairs  # a posterior: pairs its draws support
+        from .conservative import check_posterior, keep_supported  # a posterior: pairs its draws support
 
-        return conservative_pairs(lottery, data_or_candidates, confidence=confidence, soft_labels=soft_labels,
-                                  strategy=strategy, n_pairs=n_pairs, min_margin=min_margin,
-                                  random_state=random_state, labels=labels, beta=beta, reference=reference)
+        pairs = to_dpo_pairs(check_posterior(lottery).mean, data_or_candidates, strategy=strategy, n_pairs=n_pairs,
+                             min_margin=min_margin, random_state=random_state, labels=labels, beta=beta,
+                             reference=reference)
+        return keep_supported(lottery, pairs, confidence, soft_labels, labels, beta, reference)
     if strategy not in STRATEGIES:
         raise DataError(f"strategy: got {strategy!r}, expected one of {', '.join(STRATEGIES)}")
     if labels is None:

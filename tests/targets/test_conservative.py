@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import mixpref as mp
-from mixpref.targets.conservative import conservative_pairs
 
 
 def _matrix(a, b, c):
@@ -58,9 +57,9 @@ def test_lottery_labels_use_the_lotteries_support():
     # two candidates; the rule's lottery under each draw is known: borda picks the pooled favourite
     d = np.array([_matrix(0.6, 0.5, 0.5)[:2, :2]] * 8 + [_matrix(0.4, 0.5, 0.5)[:2, :2]] * 2)[:, None, None]
     post = mp.aggregate(mp.Profile(d.mean(0), [1.0], samples=d), "borda", posterior=True, study=False)
-    pairs = conservative_pairs(post, confidence=None, labels="lottery", beta=1.0)
+    pairs = mp.to_dpo_pairs(post, confidence=None, labels="lottery", beta=1.0)
     assert pairs["support"].tolist() == [pytest.approx(0.8)]
-    assert len(conservative_pairs(post, confidence=0.85, labels="lottery", beta=1.0)) == 0
+    assert len(mp.to_dpo_pairs(post, confidence=0.85, labels="lottery", beta=1.0)) == 0
 
 
 def test_bad_options_raise(posterior):
