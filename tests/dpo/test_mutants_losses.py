@@ -56,3 +56,24 @@ def test_token_unlikelihood_at_probability_one_uses_the_clamp():
     got = losses.token_unlikelihood(lp, mask)
     want = -(math.log(-math.expm1(-1e-6)) + math.log(0.5))
     assert got.shape == (1,) and got.item() == pytest.approx(want, rel=1e-9)
+
+
+def test_input_errors_name_the_argument():
+    two = torch.tensor([-1.0, -2.0])
+    with pytest.raises(losses.DataError) as err:
+        losses.loss("sigmoid", "abc", two, two, two)
+    assert str(err.value).startswith("policy_chosen: expected numbers, got str (")
+    with pytest.raises(losses.DataError) as err:
+        losses.loss("sigmoid", two, two, two, [-1.0, -2.0, -3.0])
+    assert str(err.value) == "ref_rejected: shape (3,), expected (2,) (one value per example)"
+    with pytest.raises(losses.DataError) as err:
+        losses.loss("sigmoid", two, two, [[-1.0], [-2.0]], two)
+    assert str(err.value) == "ref_chosen: shape (2, 1), expected (2,) (one value per example)"
+    with pytest.raises(losses.DataError) as err:
+        losses.loss("sigmoid", two, [-1.0], two, two)
+    assert str(err.value) == "policy_rejected: shape (1,), expected (2,) (one value per example)"
+    # lists take the policy's dtype
+    got = losses.loss("sigmoid", two.double(), [-1.0, -1.0], [-1.5, -1.5], [-1.0, -1.0], beta=1.0)
+    assert got.dtype == torch.float64
+    want = [-math.log(1 / (1 + math.exp(-(0.5 + 0.0)))), -math.log(1 / (1 + math.exp(-(-0.5))))]
+    assert got.tolist() == pytest.approx(want, rel=1e-12)
