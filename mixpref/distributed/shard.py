@@ -14,7 +14,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from ..models._problem import Problem
+from ..models._problem import Problem, response_positions
 
 
 def data_fingerprint(data) -> str:
@@ -71,7 +71,7 @@ def shard_problem(data, features, spec, comm, *, device="cpu", dtype=None, strea
     arr, rank = data.arrays, data.ranking_arrays
     nc = len(arr)
     cm, rm = mine[:nc], mine[nc:]
-    pos = features.positions(data.responses["response_id"])
+    pos = response_positions(features, data)
     logp = getattr(features, "logp_ref", None)
     prompt_codes = pd.Index(data.prompts["prompt_id"]).get_indexer(data.responses["prompt_id"])
     has_rank = len(rank) and rm.any()

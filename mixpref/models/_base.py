@@ -101,7 +101,8 @@ class PreferenceModel(PredictionMixin):
         dtype = resolve_dtype(opts["dtype"])
         spec = self._spec(data, features)
         t0 = time.perf_counter()
-        problem = build_problem(data, features, level=spec.level, device=device, dtype=dtype)
+        problem = build_problem(data, features, level=spec.level, device=device, dtype=dtype,
+                                stream_bytes=opts.get("memory_budget"))
         fit = I.run(spec, problem, opts)
         self.spec_ = spec
         self._set_fitted(spec, fit.params, problem, data, fit.samples)

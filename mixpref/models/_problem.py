@@ -36,7 +36,7 @@ def build_problem(data, features, *, level="annotator", device="cpu", dtype=torc
     """
     check_data(data)
     check_features(features)
-    pos = features.positions(data.responses["response_id"])
+    pos = response_positions(features, data)
     logp = getattr(features, "logp_ref", None)
     arr = data.arrays
     rank = data.ranking_arrays
@@ -51,6 +51,20 @@ def build_problem(data, features, *, level="annotator", device="cpu", dtype=torc
         n_annotators=len(data.annotators),
         level=level, device=device, dtype=dtype, formulation=formulation, stream_bytes=stream_bytes,
     )
+
+
+def response_positions(features, data) -> np.ndarray:
+    """Row of ``features`` for each response of ``data`` (vectorised; a missing one raises, named)."""
+    ids = data.responses["response_id"]
+    if hasattr(features, "take_rows"):  # cache-backed: positions() also checks every vector is in the cache
+        return np.asarray(features.positions(ids), dtype=np.int64)
+    try:
+        pos = features.ids.get_indexer(ids)
+    except (AttributeError, TypeError, ValueError):
+        pos = None
+    if pos is None or (pos < 0).any():
+        pos = features.positions(ids)  # the error names the missing ids
+    return np.asarray(pos, dtype=np.int64)
 
 
 FORMULATIONS = ("auto", "gather", "diff")
@@ -142,8 +156,9 @@ class Problem:
         elif formulation == "diff" and self.n_rankings:
             raise DataError("formulation='diff': rankings need per-response rewards; use 'gather' or 'auto'")
         self.formulation = formulation
+        # the difference matrix is built now (or set up to stream); phi on first use
         self._phi = None
-        self.diff = self._design(a, b) if formulation == "diff" else None
+        self._diff = self._maybe_materialize(self.comparison_source()) if formulation == "diff" else None
         self.dlogp = None
         if formulation == "diff" and self.logp_ref is not None:
             self.dlogp = self.logp_ref[self.a] - self.logp_ref[self.b]
@@ -186,14 +201,28 @@ class Problem:
             return source
         return source.materialize()
 
-    def _design(self, a, b):
-        return self._maybe_materialize(self._source(self._store_rows[a], self._store_rows[b]))
+    @property
+    def diff(self):
+        """(n_comparisons, d) difference matrix of the ``"diff"`` formulation (a RowSource when streamed), else None."""
+        if self.formulation != "diff":
+            return None
+        if self._diff is None:
+            self._diff = self._maybe_materialize(self.comparison_source())
+        return self._diff
+
+    @diff.setter
+    def diff(self, value):
+        self._diff = value
 
     @property
     def streamed(self) -> bool:
-        """Whether the design matrix is read from the store block by block (out of core)."""
-        x = self.diff if self.formulation == "diff" else self.phi
-        return isinstance(x, RowSource)
+        """Whether the design matrix is (or will be) read from the store block by block (out of core)."""
+        x = self._diff if self.formulation == "diff" else self._phi
+        if x is not None:
+            return isinstance(x, RowSource)
+        rows = self.n_comparisons if self.formulation == "diff" else self.n_responses
+        nbytes = rows * self.dim * torch.finfo(self.dtype).bits // 8
+        return self.stream_bytes is not None and nbytes > self.stream_bytes
 
     @property
     def phi(self):
@@ -232,12 +261,10 @@ class Problem:
         sub.is_tie, sub.sign = self.is_tie[tc], self.sign[tc]
         sub.comparison_prompt = self.comparison_prompt[tc]
         sub.n_comparisons = len(tc)
-        if self.diff is not None:
-            if isinstance(self.diff, RowSource):
-                rows = tc.cpu().numpy()
-                sub.diff = self._source(self.diff.ia[rows], self.diff.ib[rows])
-            else:
-                sub.diff = self.diff[tc]
+        if self.formulation == "diff":
+            # a subset of a materialised matrix is indexed; otherwise the subset builds its own on first use
+            parent = self.diff if not self.streamed else self._diff
+            sub._diff = parent[tc] if isinstance(parent, torch.Tensor) else None
             sub.dlogp = None if self.dlogp is None else self.dlogp[tc]
         if self.rank_items is not None:
             tr = torch.as_tensor(idx[~is_comparison] - nc, device=self.device)

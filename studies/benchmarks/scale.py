@@ -127,6 +127,9 @@ def fit_measured(data, feats, **options):
     import mixpref as mp
 
     torch.set_num_threads(1)
+    # warm-up: torch's and scipy's one-time set-up (thread pools, lazy imports) belong to the process, not the fit
+    small = mp.synthetic.population(n_types=2, dim=8, n_annotators=10, comparisons_per_annotator=10, random_state=0)
+    mp.MixtureBT(n_types=2, n_restarts=1).fit(small.data, small.features)
     before = status_gb("VmRSS")
     reset_peak()
     t = time.perf_counter()

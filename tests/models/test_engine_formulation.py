@@ -97,9 +97,11 @@ def test_linear_lbfgs_reaches_sklearn_logistic_regression():
 
 
 def test_streamed_fit_equals_in_memory_fit():
-    data, feats = fresh_data(n=600, n_ann=30)
+    data, feats = fresh_data(n=600, dim=64, n_ann=30)
+    # the difference matrix (600 x 64 float64: 307 kB) exceeds a 200 kB budget: streamed, not minibatched
+    assert build_problem(data, feats, dtype=torch.float64, stream_bytes=200_000).streamed
     full = mp.MixtureBT(n_types=2, dtype="float64", n_restarts=2).fit(data, feats)
-    streamed = mp.MixtureBT(n_types=2, dtype="float64", n_restarts=2, memory_budget=300_000).fit(data, feats)
+    streamed = mp.MixtureBT(n_types=2, dtype="float64", n_restarts=2, memory_budget=200_000).fit(data, feats)
     assert streamed.objective_ == pytest.approx(full.objective_, rel=1e-9)
     np.testing.assert_allclose(streamed.coef_, full.coef_, atol=1e-6)
 

@@ -22,9 +22,14 @@ def batch_groups(problem, spec, opts):
     """
     comm = getattr(problem, "comm", None)
     n_groups = problem.n_groups if comm is None else problem.n_groups_total
+    budget = opts.get("memory_budget")
+    if budget and problem.stream_bytes is None:
+        # a design matrix larger than the budget will be streamed from the features, never materialised
+        problem.stream_bytes = float(budget)
+    # build the design matrix now (or decide to stream it), before any function transform touches it
+    _ = problem.diff if problem.formulation == "diff" else problem.phi
     if opts.get("batch_size"):
         return int(opts["batch_size"])
-    budget = opts.get("memory_budget")
     if not budget:
         return None
     bytes_per = 4 if problem.dtype == torch.float32 else 8
