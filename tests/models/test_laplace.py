@@ -219,3 +219,22 @@ def test_laplace_matches_long_nuts():
     assert np.all(np.abs(lap.std(0) / sd - 1) < 0.15), lap.std(0) / sd
     # measured with 4,000 NUTS draws: |mean difference| <= 0.12 sd (the MAP is not the posterior mean)
     assert np.all(np.abs(lap.mean(0) - ref.mean(0)) < 0.15 * sd), (lap.mean(0) - ref.mean(0)) / sd
+
+
+def test_mlp_reward_beyond_the_exact_size_uses_lanczos(monkeypatch):
+    # an MLP reward with 40 parameters, the exact limit lowered to 10: the fit takes the
+    # low-rank path. Oracle: the top 39 eigenpairs of the exact precision (checked against
+    # finite differences above) with the prior's variance on the one direction left out
+    pop = mp.synthetic.population(n_types=1, n_annotators=20, comparisons_per_annotator=25, dim=8, random_state=4)
+    monkeypatch.setattr(L, "EXACT_MAX", 10)
+    m = mp.BradleyTerry(reward="mlp", hidden=4, dtype="float64", inference="laplace", n_samples=6000,
+                        max_steps=200).fit(pop.data, pop.features)
+    assert m.laplace_ == {"method": "lowrank", "n_params": 40, "rank": 39, "n_flat": 0}
+    prob = build_problem(pop.data, pop.features, dtype=torch.float64, device="cpu")
+    layout = L._Layout(m.spec_, m.params_)
+    lam, U = np.linalg.eigh(L.precision_exact(m.spec_, layout, prob).numpy())
+    cov = (U[:, 1:] / lam[1:]) @ U[:, 1:].T + np.outer(U[:, 0], U[:, 0])  # prior scale 1 on the last direction
+    flat = np.concatenate([(m.posterior_samples_[k] - m.params_[k]).reshape(6000, -1).double().numpy()
+                           for k in layout.names], axis=1)
+    np.testing.assert_allclose(flat.std(0), np.sqrt(np.diag(cov)), rtol=0.06)
+    assert np.isfinite(m.sample_rewards(5, pop.features)).all()

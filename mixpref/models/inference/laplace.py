@@ -12,7 +12,9 @@ the full Hessian is computed exactly by automatic differentiation (forward-over-
 inverse. Beyond that only the :data:`LOW_RANK` leading eigenpairs of the precision are computed, by
 Lanczos (``scipy.sparse.linalg.eigsh``) on exact Hessian-vector products: the directions the
 data pin down most get their exact curvature; on the rest each coordinate keeps its prior
-variance (reward parameters; none for flat-prior parameters such as logits and ties).
+variance (reward parameters; none for flat-prior parameters such as logits and ties). Where
+the data bend the posterior flatter than the prior (non-convex MLP rewards), the left-out
+directions are narrower than the exact Laplace's: raise :data:`LOW_RANK` if that matters.
 
 Directions of zero (or, away from a converged mode, negative) curvature with a flat prior
 (e.g. a common shift of one-hot rewards, which no comparison identifies) get no spread: the
@@ -162,13 +164,15 @@ def _prior_precision_diag(spec, layout):
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def laplace_draws(spec, problem, params, n_samples, random_state=0, exact_max=EXACT_MAX, rank=LOW_RANK):
+def laplace_draws(spec, problem, params, n_samples, random_state=0, exact_max=None, rank=None):
     """``n_samples`` parameter dicts from the Laplace approximation at ``params`` (the MAP).
 
     Returns ``(draws, info)``; ``info`` says how the covariance was formed: ``method``
     (``"exact"`` or ``"lowrank"``), ``n_params``, ``rank`` and ``n_flat`` (directions given no
     spread).
     """
+    exact_max = EXACT_MAX if exact_max is None else exact_max
+    rank = LOW_RANK if rank is None else rank
     device = problem.device
     prob64 = _float64(problem)
     layout = _Layout(spec, params)
