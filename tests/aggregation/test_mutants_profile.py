@@ -66,3 +66,15 @@ def test_ragged_input_errors_name_the_prompt():
     with pytest.raises(mp.DataError) as err:
         mp.Profile([], [1.0])
     assert str(err.value) == "Profile matrices: got an empty list; expected one array per prompt"
+
+
+def test_reward_utilities_and_reward_samples_errors():
+    p = mp.Profile(np.full((1, 1, 2, 2), 0.5), [1.0])
+    with pytest.raises(mp.DataError) as err:
+        p.utilities("reward")
+    assert str(err.value) == ("Profile rewards: this rule needs per-type rewards (utility='reward') but the profile "
+                              "has none; build it with Profile(..., rewards=...) or Profile.from_rewards, or use "
+                              "utility='winrate'")
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile.from_rewards(np.zeros((1, 1, 2)), [1.0], reward_samples=np.array([[[["a", "b"]]]]))
+    assert str(err.value).startswith("Profile reward_samples: expected numbers (")
