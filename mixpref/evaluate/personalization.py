@@ -157,6 +157,7 @@ def plot_personalization(table, ax=None):
         fig, (ax1, ax2) = new_figure(12, 4.5, ncols=2)
     else:
         fig, (ax1, ax2) = ax[0].figure, ax
+    n_models = table.model.nunique()
     for i, (name, part) in enumerate(table.groupby("model", sort=False)):
         color = f"C{i}"
         few = part[part.split == FEW_SHOT].sort_values("shots")
@@ -166,17 +167,16 @@ def plot_personalization(table, ax=None):
         if len(ref):
             ax1.axhline(float(ref.log_likelihood.iloc[0]), color=color, ls="--", lw=1)
         four = part[part.split.isin(SPLITS) & (part.shots == 0)].set_index("split").reindex(list(SPLITS))
-        x = np.arange(len(SPLITS)) + (i - table.model.nunique() / 2 + 0.5) * 0.8 / table.model.nunique()
-        ax2.bar(x, four.log_likelihood, width=0.8 / table.model.nunique(), yerr=four.log_likelihood_se, color=color,
-                label=name, capsize=2)
+        # points, not bars: the differences between models are small next to the level
+        x = np.arange(len(SPLITS)) + (i - (n_models - 1) / 2) * 0.12
+        ax2.errorbar(x, four.log_likelihood, yerr=four.log_likelihood_se, fmt="o", color=color, label=name, capsize=2)
     ax1.set_xlabel("comparisons of the new annotator adapted on (shots)")
     ax1.set_ylabel("held-out log-likelihood (nats/comparison)")
-    ax1.set_title("Few-shot adaptation (dashed: the same annotators in training)")
+    ax1.set_title("Few-shot adaptation\n(dashed: the same annotators in training)", fontsize=10)
+    ax1.set_xticks(sorted(table.loc[table.split == FEW_SHOT, "shots"].unique()))
     ax1.legend(fontsize=8)
     ax2.set_xticks(np.arange(len(SPLITS)))
     ax2.set_xticklabels([s.replace(", ", ",\n") for s in SPLITS], fontsize=8)
     ax2.set_ylabel("log-likelihood (nats/comparison)")
-    ax2.set_title("Seen/unseen annotators x prompts (zero-shot for unseen annotators)")
-    lo = np.nanmin(table.log_likelihood - table.log_likelihood_se)
-    ax2.set_ylim(lo - 0.02, max(0.0, np.nanmax(table.log_likelihood)) + 0.01)
+    ax2.set_title("Seen/unseen annotators x prompts\n(unseen annotators: zero shots)", fontsize=10)
     return fig
