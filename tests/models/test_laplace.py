@@ -99,6 +99,33 @@ def test_mixture_hessian_matches_finite_differences():
     assert m.sample_rewards(5, pop.features).shape == (5, 2, 1000)
 
 
+def _fd_precision(f, n, h=1e-4):
+    def F(z):
+        return float(f(torch.as_tensor(z)))
+
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            ei, ej = np.eye(n)[i] * h, np.eye(n)[j] * h
+            out[i, j] = out[j, i] = -(F(ei + ej) - F(ei - ej) - F(ej - ei) + F(-ei - ej)) / (4 * h * h)
+    return out
+
+
+def test_policy_likelihood_with_ties_and_learned_alpha():
+    # every parameter block in one Hessian: theta, Davidson's tie, the learned alpha
+    pop = mp.synthetic.population(n_types=1, n_annotators=20, comparisons_per_annotator=20, dim=3, tie_rate=0.2,
+                                  random_state=5)
+    feats = mp.Features(pop.features.ids, pop.features.embeddings,
+                        logp_ref=np.random.default_rng(5).normal(size=len(pop.features.ids)))
+    m = mp.PolicyLikelihood(alpha="learn", dtype="float64", inference="laplace", n_samples=20).fit(pop.data, feats)
+    assert set(m.posterior_samples_) == {"theta", "tie", "alpha"} and m.laplace_["n_params"] == 5
+    prob = build_problem(pop.data, feats, dtype=torch.float64, device="cpu")
+    layout = L._Layout(m.spec_, m.params_)
+    H = L.precision_exact(m.spec_, layout, prob).numpy()
+    np.testing.assert_allclose(H, _fd_precision(L._log_density(m.spec_, layout, prob), layout.n),
+                               atol=1e-4 * np.abs(H).max())
+
+
 def test_low_rank_is_exact_when_the_data_span_few_directions():
     # the data move 6 of 20 coordinates: the precision is the prior's off that span, so 10
     # Lanczos eigenpairs plus the prior reproduce the exact covariance
