@@ -41,6 +41,8 @@ EQUIVALENT = {
                "ordering by putting i on top instead of at the bottom; both enumerate every ordering of S",
     _K + "46": "only the chunk size (a memory cap) changes",
     "mixpref.aggregation.profile_checks.x__pad_ragged__mutmut_46": "`slice(m)` is `slice(0, m)`",
+    "mixpref.aggregation.registry.x__load_rules__mutmut_1": "importing an already imported module again is a no-op",
+    "mixpref.aggregation.profile_checks.x_build_texts__mutmut_5": "`np.full(shape, None)` is an object array anyway",
     "mixpref.aggregation.lp.x__bounds__mutmut_39": "the bound on the value variable only has to contain the optimum "
                                                    "(within [-span, span]); -3 span does as well as -2 span",
     "mixpref.aggregation.lp.x_maxmin_lp__mutmut_11": "maximising 2t instead of t has the same optimal (x, t)",

@@ -27,7 +27,6 @@ STAGE_TESTS = {
 # slow tests that read no values of the core modules (structure, CLI and benchmark smoke runs)
 SKIP = (
     "tests/aggregation/test_registry.py::test_no_list_of_rule_names_in_the_package",
-    "tests/aggregation/test_registry.py::test_registry_alone_finds_the_rules",
     "tests/aggregation/test_cli_and_benchmark.py::",
     "tests/features/test_benchmark_embed.py::",
     "tests/features/test_cli_embed.py::",

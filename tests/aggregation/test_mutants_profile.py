@@ -78,3 +78,21 @@ def test_reward_utilities_and_reward_samples_errors():
     with pytest.raises(mp.DataError) as err:
         mp.Profile.from_rewards(np.zeros((1, 1, 2)), [1.0], reward_samples=np.array([[[["a", "b"]]]]))
     assert str(err.value).startswith("Profile reward_samples: expected numbers (")
+
+
+def test_mask_and_candidate_errors_name_shapes_and_prompts():
+    ragged = [np.full((1, 2, 2), 0.5), np.full((1, 3, 3), 0.5)]
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile(ragged, [1.0], mask=np.ones((2, 4), dtype=bool))
+    assert str(err.value) == "Profile mask: shape (2, 4), expected (2, 3) (prompts, max candidates)"
+    mask = np.zeros((7, 2), dtype=bool)
+    mask[0] = True
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile(np.full((7, 1, 2, 2), 0.5), [1.0], mask=mask)
+    assert str(err.value) == "Profile mask: prompts [1, 2, 3, 4, 5] have no candidate; expected at least one"
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile(np.full((1, 1, 3, 3), 0.5), [1.0], candidates=[["a", "b"]])
+    assert str(err.value) == "Profile candidates: prompt 0 has 2 ids for 3 candidates; expected one id each"
+    with pytest.raises(mp.DataError) as err:
+        mp.Profile(np.full((2, 1, 3, 3), 0.5), [1.0], rewards=[np.zeros((1, 3)), np.zeros(3)])
+    assert str(err.value) == "Profile rewards[1]: expected 2 axes, got shape (3,)"
