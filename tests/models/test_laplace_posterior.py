@@ -41,3 +41,11 @@ def test_posterior_without_draws_names_the_inference_that_gives_them(fitted):
         mp.aggregate(prof, "borda", posterior=True)
     # without posterior=True the point aggregation is untouched
     assert mp.aggregate(prof, "borda", study=False).probs.shape == (6, 4)
+
+
+def test_laplace_draws_survive_save_and_load(fitted, tmp_path):
+    pop, m = fitted
+    m.save(tmp_path / "m")
+    back = mp.load_model(tmp_path / "m")
+    np.testing.assert_allclose(back.sample_rewards(10, pop.features, random_state=1),
+                               m.sample_rewards(10, pop.features, random_state=1), rtol=1e-6)
