@@ -40,7 +40,8 @@ def build_problem(data, features, *, level="annotator", device="cpu", dtype=torc
     logp = getattr(features, "logp_ref", None)
     arr = data.arrays
     rank = data.ranking_arrays
-    prompt_codes = pd.Index(data.prompts["prompt_id"]).get_indexer(data.responses["prompt_id"])
+    # responses of one prompt share a code (Problem renumbers them); factorize keeps no hash table alive
+    prompt_codes = pd.factorize(data.responses["prompt_id"])[0]
     return Problem(
         phi=features.embeddings, phi_rows=pos,
         logp_ref=None if (logp is None or not use_logp_ref) else np.asarray(logp)[pos],
@@ -59,7 +60,10 @@ def response_positions(features, data) -> np.ndarray:
     if hasattr(features, "take_rows"):  # cache-backed: positions() also checks every vector is in the cache
         return np.asarray(features.positions(ids), dtype=np.int64)
     try:
-        pos = features.ids.get_indexer(ids)
+        own = features.ids
+        if len(own) == len(ids) and own.dtype == ids.dtype and np.array_equal(own.to_numpy(), ids.to_numpy()):
+            return np.arange(len(ids), dtype=np.int64)  # same order: no hash table kept alive by the index
+        pos = own.get_indexer(ids)
     except (AttributeError, TypeError, ValueError):
         pos = None
     if pos is None or (pos < 0).any():
@@ -192,13 +196,14 @@ class Problem:
     def block_rows(self) -> int:
         """Rows per block when streaming: a block takes about an eighth of ``stream_bytes``."""
         if not self.stream_bytes:
-            return 8192  # small blocks: building X must not hold much more than X
+            return 8192
         per_row = self.dim * torch.finfo(self.dtype).bits // 8
         return max(1, int(self.stream_bytes) // (8 * per_row))
 
     def _maybe_materialize(self, source: RowSource):
         if self.stream_bytes is not None and source.nbytes > self.stream_bytes:
             return source
+        source.block_rows = min(source.block_rows, 8192)  # building X must not hold much more than X
         return source.materialize()
 
     @property
