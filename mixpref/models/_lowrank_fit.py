@@ -46,8 +46,9 @@ def initial_params(lr: L.LowRankSpec, problem, opts, trace) -> dict:
     return params
 
 
-def fit_lowrank(lr: L.LowRankSpec, problem, opts):
-    """MAP fit (and SVI draws when ``opts["inference"] == "svi"``); returns (params, objective, trace, samples)."""
+def fit_lowrank(lr: L.LowRankSpec, problem, opts, auto_scale=False):
+    """MAP fit (and SVI draws when ``opts["inference"] == "svi"``); returns (spec, params, objective, trace,
+    samples, attributes). ``auto_scale``: free weights' prior scale by empirical Bayes."""
     trace = FitTrace()
     t0 = time.perf_counter()
     n = max(problem.n_obs, 1)
@@ -66,6 +67,8 @@ def fit_lowrank(lr: L.LowRankSpec, problem, opts):
                                      desc="lowrank")
     trace.restarts.append({"init": "mixture corner", "objective": value, "iterations": iters,
                            "seconds": time.perf_counter() - start})
+    if auto_scale and lr.weights == "free":
+        lr, params, value = evidence_weight_scale(lr, problem, params, opts, trace)
     samples = None
     attributes = {}
     if opts["inference"] == "svi":
@@ -74,7 +77,47 @@ def fit_lowrank(lr: L.LowRankSpec, problem, opts):
         with torch.no_grad():
             value = float(objective(params))
     trace.seconds = time.perf_counter() - t0
-    return params, value, trace, samples, attributes
+    return lr, params, value, trace, samples, attributes
+
+
+def evidence_weight_scale(lr: L.LowRankSpec, problem, params, opts, trace, max_iter=8, tol=0.02):
+    """MacKay's fixed point for the prior sd of free person weights, re-fitting (warm) at each value.
+
+    ``s^2 = sum |u_a - mu|^2 / gamma``, ``gamma = sum h / (h + 1/s^2)`` with ``h`` the diagonal of
+    each person's data precision for their weights. Unlike a mixture's type assignment, a
+    person's weights are estimated from their own comparisons only, so the fixed point is not
+    inflated by fitted noise (measured: with no structure it fell from 1 to 0.1; with
+    discrete or continuous structure to 0.29-0.34, and held-out likelihood improved in all
+    three, see the report of issue 11).
+    """
+    import math
+
+    n = max(problem.n_obs, 1)
+    s = float(lr.weight_scale)
+    value = None
+    for _ in range(int(max_iter)):
+        with torch.no_grad():
+            r = L.basis_rewards(lr, params, problem.phi, problem.logp_ref)
+            nc = problem.n_comparisons
+            D = r.index_select(0, problem.a) - r.index_select(0, problem.b)
+            g = problem.group[:nc]
+            d = (D * params["u"].index_select(0, g)).sum(1)
+            q = torch.sigmoid(d)
+            H = torch.zeros_like(params["u"]).index_add(0, g, (q * (1 - q))[:, None] * D * D)
+            dev = float(((params["u"] - params["mu"]) ** 2).sum())
+            gamma = float((H / (H + 1.0 / s**2)).sum())
+        new = max(math.sqrt(dev / gamma), 1e-3) if gamma > 0 else s
+        done = abs(new - s) <= tol * s
+        s = new
+        lr = replace(lr, weight_scale=s)
+        start = time.perf_counter()
+        params, value, iters = lbfgs(lambda p, lr=lr: L.log_joint(lr, p, problem) / n, params,
+                                     max_iter=opts["max_steps"], tol=1e-7)
+        trace.restarts.append({"init": f"weight_scale {s:.4g}", "objective": value, "iterations": iters,
+                               "seconds": time.perf_counter() - start})
+        if done:
+            break
+    return lr, params, value
 
 
 def fit_svi(lr: L.LowRankSpec, problem, init: dict, opts):

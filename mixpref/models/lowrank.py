@@ -51,8 +51,10 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
         keeps every person's MAP inside the simplex: with 1 (flat) a person whose data favour
         a face drives their logits to infinity, and the fit crawls (at N = 200k, 2k
         annotators: 246 LBFGS iterations at 1.0, 24 at 1.5, equal held-out likelihood).
-    weight_scale : float
-        Prior standard deviation of free weights around the population mean.
+    weight_scale : "auto" or float
+        Prior standard deviation of free weights around the population mean; ``"auto"``:
+        set by empirical Bayes (MacKay's fixed point; fitted value ``weight_scale_``), so
+        that with no structure the persons fall back towards one model.
     n_atoms : int
         The population (the prior of a new person) is the training persons' weights, or a
         random sample of this many of them.
@@ -81,7 +83,7 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
     _base_class = BradleyTerry
     _type_axis = True
 
-    def __init__(self, rank=2, weights="simplex", level="annotator", concentration=1.5, weight_scale=1.0, n_atoms=256,
+    def __init__(self, rank=2, weights="simplex", level="annotator", concentration=1.5, weight_scale="auto", n_atoms=256,
                  **bt_options):
         self.rank = rank
         self.weights = weights
@@ -113,9 +115,11 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
     def _options(self):
         return resolve(self._base_model())
 
-    def _lowrank_spec(self, basis: E.Spec) -> L.LowRankSpec:
+    def _lowrank_spec(self, basis: E.Spec, weight_scale=None) -> L.LowRankSpec:
+        if weight_scale is None:
+            weight_scale = 1.0 if self.weight_scale == "auto" else float(self.weight_scale)
         return L.LowRankSpec(basis=basis, weights=self.weights, concentration=float(self.concentration),
-                             weight_scale=float(self.weight_scale))
+                             weight_scale=float(weight_scale))
 
     def _spec(self, data, features) -> L.LowRankSpec:
         if isinstance(self.rank, bool) or not isinstance(self.rank, (int, np.integer)) or self.rank < 1:
@@ -127,8 +131,8 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
         if not (self.concentration >= 1):
             raise DataError(f"concentration: got {self.concentration!r}, expected a number >= 1 (the MAP of a "
                             "Dirichlet below 1 sits on the simplex's faces)")
-        if not (self.weight_scale > 0):
-            raise DataError(f"weight_scale: got {self.weight_scale!r}, expected a positive number")
+        if self.weight_scale != "auto" and (isinstance(self.weight_scale, (bool, str)) or not self.weight_scale > 0):
+            raise DataError(f"weight_scale: got {self.weight_scale!r}, expected 'auto' or a positive number")
         if isinstance(self.n_atoms, bool) or not isinstance(self.n_atoms, (int, np.integer)) or self.n_atoms < 1:
             raise DataError(f"n_atoms: got {self.n_atoms!r}, expected a positive integer")
         basis = self._base_model()._base_spec(data, features)
@@ -155,7 +159,8 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
             raise DataError(f"rank: got {lr.rank}, more basis functions than {what} with observations ({n_with_obs})")
         from ._lowrank_fit import fit_lowrank
 
-        params, objective, trace, samples, attributes = fit_lowrank(lr, problem, opts)
+        lr, params, objective, trace, samples, attributes = fit_lowrank(lr, problem, opts,
+                                                                        auto_scale=self.weight_scale == "auto")
         person = L.group_weights(lr, params).detach()
         n_ann = len(data.annotators)
         if lr.basis.level == "annotator":
@@ -169,6 +174,7 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
         fitted["person_weights"] = known
         fitted.update(_atoms(person, int(self.n_atoms), opts["random_state"]))
         fitted["adapted_logpost"] = person.new_zeros((0, fitted["atoms"].shape[0]))
+        fitted["weight_scale"] = torch.as_tensor(lr.weight_scale, dtype=person.dtype)
         self._restore(lr.basis, fitted, n_features_in=int(problem.phi.shape[1]), annotators=annotators,
                       responsibilities=known.double().cpu().numpy(), samples=samples)
         for name, value in attributes.items():
@@ -182,7 +188,9 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
     def _restore(self, spec, params, *, n_features_in, annotators, responsibilities, samples=None, objective=None):
         """Set the fitted state (from a fit or from a saved model)."""
         self.spec_ = spec
-        self.lowrank_spec_ = self._lowrank_spec(spec)
+        scale = params.get("weight_scale")
+        self.lowrank_spec_ = self._lowrank_spec(spec, None if scale is None else float(scale))
+        self.weight_scale_ = self.lowrank_spec_.weight_scale
         self.params_ = {k: v.detach().cpu() for k, v in params.items()}
         self.n_features_in_ = int(n_features_in)
         self.annotators_ = pd.Index(annotators)

@@ -238,3 +238,19 @@ def test_ties_rankings_policy_and_observation_level(kind):
     ll = m.log_likelihood(p.data, p.features)
     assert ll.shape == (len(p.data.arrays) + len(p.data.ranking_arrays),)
     assert m.score(p.data, p.features) > bt.score(p.data, p.features)  # two clear types: persons pay
+
+
+def test_free_weight_scale_by_empirical_bayes(tmp_path):
+    p = mp.synthetic.population(n_types=1, n_annotators=100, comparisons_per_annotator=60, dim=16, logit_sd=1.0,
+                                random_state=2)
+    train, test = _split(p.data)
+    fixed = LowRankBT(rank=3, weights="free", weight_scale=1.0).fit(train, p.features)
+    auto = LowRankBT(rank=3, weights="free").fit(train, p.features)
+    bt = mp.BradleyTerry().fit(train, p.features)
+    # no structure: the persons' prior tightens and the held-out score moves towards one model's
+    assert auto.weight_scale_ < 0.5 * fixed.weight_scale_
+    assert auto.score(test, p.features) > fixed.score(test, p.features)
+    assert auto.score(test, p.features) > bt.score(test, p.features) - 0.01
+    loaded = mp.load_model(auto.save(tmp_path / "m"))
+    assert loaded.weight_scale_ == pytest.approx(auto.weight_scale_)
+
