@@ -45,6 +45,7 @@ MODULES = [
     "mixpref.cli.aggregate",
     "mixpref.targets.reference",
     "mixpref.targets.dpo_pairs",
+    "mixpref.targets.conservative",
     "mixpref.dpo.group_robust",
     "mixpref.dpo.soft_trainer",
     "mixpref.dpo.population_reward",

@@ -27,7 +27,7 @@ app = typer.Typer(
 
 # modules under mixpref/cli/ that define register(app); a missing one is skipped so that a
 # stage under construction never breaks the others
-_COMMAND_MODULES = ["data", "embed", "models", "aggregate", "export", "study", "demo"]
+_COMMAND_MODULES = ["data", "embed", "models", "adapt", "aggregate", "audit", "suggest", "export", "study", "demo"]
 
 
 def _version_callback(value: bool):
