@@ -16,11 +16,10 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..aggregation.registry import rule_specs
 from ..errors import DataError
 
 REWARDS = ("win_rate", "lottery")
-# rules whose view of a candidate is its worst-off type's; every other rule reads the pooled view
-WORST_TYPE_RULES = ("maxmin", "minmax_regret", "quantile")
 
 
 def _text(value, what, row):
@@ -169,7 +168,8 @@ class PopulationReward:
             values = lottery.probs
         else:
             u = profile.utilities("winrate")  # (G, K, M): each type's win rate against a uniform group member
-            if self.rule in WORST_TYPE_RULES:
+            # a worst-case rule views a candidate through its worst-off type; the rest read the pooled view
+            if self.rule in {s.name for s in rule_specs() if s.worst_case}:
                 values = np.where(profile.weights[:, :, None] > 0, u, np.inf).min(axis=1)
             else:
                 values = np.einsum("gk,gkm->gm", profile.weights, u)
