@@ -132,7 +132,8 @@ def fit_command(
         "--shrinkage", help="Mixture types shrunk towards the pooled model: 'auto' or a deviation scale.")] = None,
     ks: Annotated[str, typer.Option("--ks", help="Candidate numbers of types for --types auto.")] = "1-6",
     level: Level = "annotator",
-    inference: Annotated[str, typer.Option("--inference", help="map, svi or ensemble.")] = "map",
+    inference: Annotated[str, typer.Option(
+        "--inference", help="map, svi, ensemble or laplace (the last three keep posterior draws).")] = "map",
     restarts: Annotated[int, typer.Option("--restarts", help="Restarts of a mixture fit.")] = 4,
     prior_scale: Annotated[float, typer.Option("--prior-scale", help="Sd of the Normal prior on reward parameters.")] = 1.0,
     heldout: Annotated[float, typer.Option(

@@ -25,9 +25,6 @@ from ._predict import PredictionMixin
 from ._problem import build_problem, check_data, check_features
 from ._registry import register
 
-INFERENCE = tuple(I.METHODS)
-
-
 class PreferenceModel(PredictionMixin):
     """Base class: ``fit``, ``rewards``, ``predict_proba``, ``log_likelihood``, ``score``, ``profile``, ``save``.
 
@@ -92,8 +89,8 @@ class PreferenceModel(PredictionMixin):
         if there is one, False logs nowhere. Logging never affects the fit.
         """
         opts = self._options()
-        if opts["inference"] not in INFERENCE:
-            raise DataError(f"inference: got {opts['inference']!r}, expected one of {INFERENCE}")
+        if opts["inference"] not in I.METHODS:
+            raise DataError(f"inference: got {opts['inference']!r}, expected one of {tuple(I.METHODS)}")
         check_data(data)
         if len(data) == 0:
             raise DataError("data: no comparisons or rankings to fit")
@@ -240,7 +237,8 @@ class PreferenceModel(PredictionMixin):
         """(n, K, n_responses) posterior draws of the rewards."""
         self._check_fitted()
         if self.posterior_samples_ is None:
-            raise DataError("sample_rewards: the model was fitted with inference='map'; use 'svi' or 'ensemble'")
+            draws = ", ".join(repr(m) for m in I.METHODS if m != "map")
+            raise DataError(f"sample_rewards: the model was fitted with inference='map'; use one of {draws}")
         self._check_features(features)
         stored = next(iter(self.posterior_samples_.values())).shape[0]
         rng = np.random.default_rng(random_state)
@@ -251,7 +249,7 @@ class PreferenceModel(PredictionMixin):
     def sample_rewards(self, n, features, random_state=0) -> np.ndarray:
         """``n`` posterior draws of the rewards: (n, n_responses) single, (n, K, n_responses) mixture.
 
-        Needs ``inference="svi"`` or ``"ensemble"``; draws are taken (with replacement when
+        Needs ``inference="svi"``, ``"ensemble"`` or ``"laplace"``; draws are taken (with replacement when
         ``n`` exceeds the stored draws) from the samples kept at fit time.
         """
         return self._by_type(self._sample_type_rewards(n, features, random_state), axis=1)
