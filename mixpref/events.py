@@ -59,6 +59,6 @@ def emit(name: str, **payload) -> None:
     for callback in tuple(_OBSERVERS):
         try:
             callback(name, payload)
-        except Exception as err:  # noqa: BLE001 - an observer's failure must not lose a result
+        except Exception as err:  # broad on purpose: an observer's failure must not lose a result
             warnings.warn(f"mixpref: an observer of {name!r} failed: {type(err).__name__}: {err}", RuntimeWarning,
                           stacklevel=2)

@@ -12,7 +12,7 @@ _EXPORTS = {
     "Truncation": "mixpref.features.token_batches",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(sorted(_EXPORTS))
 
 
 def __getattr__(name):

@@ -12,7 +12,6 @@ import json
 import os
 from pathlib import Path
 
-from .._device import resolve_device
 from ..errors import DataError
 
 # short names for models shipped inside installed packages

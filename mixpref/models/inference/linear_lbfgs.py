@@ -194,7 +194,7 @@ def maximize(objective: LinearObjective, params: dict, max_iter=500, tolerance_g
         phi = objective.along(p, direction, z, zp)
         dd = float(d.dot(d))
 
-        def obj_func(_x, step, _d):
+        def obj_func(_x, step, _d, phi=phi, dd=dd, d=d):
             # _strong_wolfe reads the gradient only through its dot product with d: hand it
             # a vector with the right projection (the full gradient would cost a pass over X)
             f, df = phi(step)
