@@ -41,14 +41,14 @@ def check_gradients(m, m_seen, n_pairs, beta, rng):
     """Claims 1, 2 and 4 at a random policy; returns {claim: max abs difference}."""
     theta = torch.as_tensor(rng.normal(size=m), dtype=torch.float64).requires_grad_(True)
     log_ref = torch.log_softmax(torch.as_tensor(rng.normal(size=m)), 0)
-    w, l = _pairs(m_seen, n_pairs, rng)
+    w, lo = _pairs(m_seen, n_pairs, rng)
     logp = torch.log_softmax(theta, 0)
-    dpo = mp.dpo.loss("sigmoid", logp[w], logp[l], log_ref[w], log_ref[l], beta=beta).sum()
+    dpo = mp.dpo.loss("sigmoid", logp[w], logp[lo], log_ref[w], log_ref[lo], beta=beta).sum()
     (g_dpo,) = torch.autograd.grad(dpo, theta)
 
     # 1. BT on the implicit reward, gradient pulled back through r(theta)
     reward = (beta * (torch.log_softmax(theta, 0) - log_ref)).detach().requires_grad_(True)
-    bt = -torch.nn.functional.logsigmoid(reward[w] - reward[l]).sum()
+    bt = -torch.nn.functional.logsigmoid(reward[w] - reward[lo]).sum()
     (g_reward,) = torch.autograd.grad(bt, reward)
     jac = torch.autograd.functional.jacobian(lambda t: beta * (torch.log_softmax(t, 0) - log_ref), theta.detach())
     bt_pulled_back = jac.T @ g_reward
@@ -56,15 +56,15 @@ def check_gradients(m, m_seen, n_pairs, beta, rng):
     # 2. the normaliser as a free variable: r(y) = theta_y - log Z
     log_z = torch.logsumexp(theta.detach(), 0).clone().requires_grad_(True)
     r = theta.detach() - log_z
-    nll = -torch.nn.functional.logsigmoid(r[w] - r[l]).sum()
+    nll = -torch.nn.functional.logsigmoid(r[w] - r[lo]).sum()
     (g_log_z,) = torch.autograd.grad(nll, log_z)
 
     # 4. per-pair gradient with respect to the four log-probabilities vs the closed form
     pc = logp[w].detach().requires_grad_(True)
-    pr = logp[l].detach().requires_grad_(True)
-    per_pair = mp.dpo.loss("sigmoid", pc, pr, log_ref[w], log_ref[l], beta=beta).sum()
+    pr = logp[lo].detach().requires_grad_(True)
+    per_pair = mp.dpo.loss("sigmoid", pc, pr, log_ref[w], log_ref[lo], beta=beta).sum()
     g_pc, g_pr = torch.autograd.grad(per_pair, (pc, pr))
-    delta = (pc - log_ref[w]) - (pr - log_ref[l])
+    delta = (pc - log_ref[w]) - (pr - log_ref[lo])
     weight = beta * (1 - torch.sigmoid(beta * delta.detach()))
     unseen = torch.arange(m_seen, m)
     return {
@@ -83,21 +83,21 @@ def train_tabular_dpo(m, m_seen, n_pairs, beta, steps, lr, rng):
     """
     theta = torch.zeros(m, requires_grad=True)
     log_ref = torch.full((m,), -np.log(m))
-    w, l = _pairs(m_seen, n_pairs, rng)
+    w, lo = _pairs(m_seen, n_pairs, rng)
     # winners follow a fixed latent quality so the data are consistent
     quality = torch.as_tensor(rng.normal(size=m))
-    swap = quality[w] < quality[l]
-    w, l = torch.where(swap, l, w), torch.where(swap, w, l)
+    swap = quality[w] < quality[lo]
+    w, lo = torch.where(swap, lo, w), torch.where(swap, w, lo)
     opt = torch.optim.SGD([theta], lr=lr)
     logits, probs = [theta.detach().clone()], [torch.softmax(theta.detach(), 0)]
     for _ in range(steps):
         opt.zero_grad()
         logp = torch.log_softmax(theta, 0)
-        mp.dpo.loss("sigmoid", logp[w], logp[l], log_ref[w], log_ref[l], beta=beta).mean().backward()
+        mp.dpo.loss("sigmoid", logp[w], logp[lo], log_ref[w], log_ref[lo], beta=beta).mean().backward()
         opt.step()
         logits.append(theta.detach().clone())
         probs.append(torch.softmax(theta.detach(), 0))
-    return torch.stack(logits).numpy(), torch.stack(probs).numpy(), w.numpy(), l.numpy()
+    return torch.stack(logits).numpy(), torch.stack(probs).numpy(), w.numpy(), lo.numpy()
 
 
 def check_policy_likelihood(small, seed):
@@ -140,7 +140,7 @@ def main(argv=None):
         except (AttributeError, NotImplementedError) as err:  # the model stage may be absent
             checks["policy-likelihood check skipped"] = float("nan")
             print(f"policy-likelihood check skipped: {err}")
-        logits, probs, w, l = train_tabular_dpo(m, m_seen, n_pairs, beta, steps, lr=1.0, rng=rng)
+        logits, probs, w, lo = train_tabular_dpo(m, m_seen, n_pairs, beta, steps, lr=1.0, rng=rng)
         unseen = np.arange(m_seen, m)
         unseen_logit_change = float(np.abs(logits[-1, unseen] - logits[0, unseen]).max())
         unseen_mass = probs[:, unseen].sum(axis=1)
@@ -163,7 +163,7 @@ def main(argv=None):
         )
         fig, (ax1, ax2) = new_figure(10, 4, ncols=2)
         winners = np.unique(w)
-        losers = np.setdiff1d(np.unique(l), winners)
+        losers = np.setdiff1d(np.unique(lo), winners)
         ax1.plot(probs[:, winners].sum(1), label="responses that won a comparison")
         ax1.plot(probs[:, losers].sum(1), label="responses that only lost")
         ax1.plot(unseen_mass, label="responses in no comparison")
