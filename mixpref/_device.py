@@ -42,6 +42,33 @@ def resolve_dtype(dtype):
     raise DataError(f"dtype: got {dtype!r}, expected 'float32' or 'float64'")
 
 
+def resolve_weights_dtype(dtype):
+    """A language model's weight dtype: a torch dtype, or ``"auto"`` (None) for the caller to decide.
+
+    Accepts ``"float32"``/``"fp32"``/``"float"``, ``"bfloat16"``/``"bf16"``,
+    ``"float16"``/``"fp16"``/``"half"`` and torch dtypes.
+
+    Examples
+    --------
+    >>> str(resolve_weights_dtype("bf16")), resolve_weights_dtype(None)
+    ('torch.bfloat16', 'auto')
+    """
+    import torch
+
+    if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
+        return "auto"
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    names = {
+        "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+        "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+        "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    }
+    if str(dtype) not in names:
+        raise DataError(f"dtype: got {dtype!r}; expected 'auto', 'float32', 'bfloat16', 'float16' or a torch.dtype")
+    return names[str(dtype)]
+
+
 @contextlib.contextmanager
 def thread_limit(num_threads):
     """Run the block with torch's intra-op threads set to ``num_threads`` (None: unchanged).

@@ -19,14 +19,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .._device import resolve_device
+from .._device import resolve_device, resolve_weights_dtype
 from ._pairs import check_loss, require_columns, single_thread_if_small, soft_labels_and_weights
 from .losses import REFERENCE_FREE
 from ._lm_utils import (_checkpoints, _disable_dropout, _fingerprint, _max_length, _save_checkpoint,
                         _warn_truncated)
-
-_DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
-           "float16": "float16", "fp16": "float16"}
 
 
 @dataclass
@@ -52,18 +49,6 @@ class LMTrainResult:
     output_dir: Path | None
     global_step: int
     reference_logprobs: np.ndarray | None = field(default=None, repr=False)
-
-
-def _torch_dtype(dtype):
-    import torch
-
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype in (None, "auto"):
-        return "auto"
-    if dtype not in _DTYPES:
-        raise DataError(f"dtype: got {dtype!r}, expected one of {sorted(set(_DTYPES))} or a torch.dtype")
-    return getattr(torch, _DTYPES[dtype])
 
 
 def _check_text(pairs, column):
@@ -271,7 +256,7 @@ def train_lm(
             )
     output_dir = Path(output_dir) if output_dir is not None else None
     dev = resolve_device(device)
-    tdtype = _torch_dtype(dtype)
+    tdtype = resolve_weights_dtype(dtype)
 
     n = len(pairs)
     per_step = batch_size * grad_accum

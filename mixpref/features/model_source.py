@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from .._device import resolve_weights_dtype
 from ..errors import DataError
 
 # short names for models shipped inside installed packages
@@ -95,20 +96,12 @@ def select_dtype(dtype, device):
     """``"auto"`` is bf16 on CUDA (fp16 where bf16 is unsupported) and fp32 elsewhere."""
     import torch
 
-    if dtype is None or dtype == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
-    if isinstance(dtype, torch.dtype):
+    dtype = resolve_weights_dtype(dtype)
+    if dtype != "auto":
         return dtype
-    names = {
-        "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
-        "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-        "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-    }
-    if str(dtype) not in names:
-        raise DataError(f"dtype: got {dtype!r}; expected 'auto', 'float32', 'bfloat16' or 'float16'")
-    return names[str(dtype)]
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
 
 
 def max_positions(config, tokenizer) -> int | None:
