@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..targets.reference import _grid_lookup, reference_logprobs
+from ..targets.reference import grid_lookup, reference_logprobs
 from .._device import resolve_device
 from ._pairs import check_loss, require_columns, single_thread_if_small, soft_labels_and_weights
 
@@ -105,7 +105,7 @@ def pair_positions(pairs, prompts, cand, mask):
     out = np.empty((len(pairs), 3), dtype=np.int64)
     for k, column in ((1, "chosen_id"), (2, "rejected_id")):
         rids = pairs[column].to_numpy(dtype=object)
-        i, j = _grid_lookup(prompts, cand, mask, pids, rids)
+        i, j = grid_lookup(prompts, cand, mask, pids, rids)
         missing = np.flatnonzero(i < 0)
         if missing.size:
             row = int(missing[0])

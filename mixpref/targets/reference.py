@@ -13,7 +13,7 @@ import pandas as pd
 from ..errors import DataError
 
 
-def _grid_lookup(prompts, cand, mask, pids, rids):
+def grid_lookup(prompts, cand, mask, pids, rids):
     """Flat (row, column) positions of (prompt id, response id) keys in the grid; -1 if absent."""
     rows, cols = np.nonzero(mask)
     index = pd.MultiIndex.from_arrays([np.asarray(prompts, dtype=object)[rows], cand[rows, cols]])
@@ -58,7 +58,7 @@ def reference_logprobs(reference, prompts, cand, mask):
                 f"reference: missing column(s) {missing}; expected 'prompt_id', 'response_id' and 'prob' or 'logprob' "
                 f"(got {list(reference.columns)})"
             )
-        i, j = _grid_lookup(prompts, cand, mask, reference["prompt_id"], reference["response_id"])
+        i, j = grid_lookup(prompts, cand, mask, reference["prompt_id"], reference["response_id"])
         absent = np.flatnonzero(i < 0)
         if absent.size:
             row = int(absent[0])
