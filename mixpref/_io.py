@@ -1,4 +1,4 @@
-"""File helpers every stage shares: atomic writes with normal permissions, JSON-safe values.
+"""File helpers every stage shares: atomic writes with normal permissions, JSON-safe values, JSON files.
 
 One home for each (the house rule): import them from here, never re-export them under
 another name.
@@ -80,6 +80,24 @@ def json_safe(value):
     if hasattr(value, "item"):
         return value.item()
     return str(value)
+
+
+def write_json(obj, path, indent=2) -> Path:
+    """Write ``obj`` (made :func:`json_safe`) as indented JSON, atomically; returns the path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> path = write_json({"k": np.int64(3)}, pathlib.Path(tempfile.mkdtemp()) / "m.json", indent=None)
+    >>> path.read_text()
+    '{"k": 3}'
+    """
+    import json
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(json_safe(obj), indent=indent), encoding="utf-8")
+    return path
 
 
 TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet")

@@ -8,13 +8,12 @@ report.md with plots (see :mod:`mixpref.demo_report`), all logged to mlflow.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from ._io import atomic_path
+from ._io import write_json
 from .reporting import Report
 
 # K is the smallest number of types within this many standard errors of the best held-out score
@@ -163,7 +162,6 @@ def run_demo(
             **timings,
         }
         study.log_metrics(metrics)
-        with atomic_path(out_dir / "metrics.json") as tmp:
-            tmp.write_text(json.dumps(metrics, indent=2))
+        write_json(metrics, out_dir / "metrics.json")
         path = report.write()
     return DemoResult(out_dir, path, targets, study.tracking_uri, k, metrics, report.figures)

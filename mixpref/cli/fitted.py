@@ -131,7 +131,7 @@ def summary_lines(model, metrics, table, item_level) -> list:
 
 def write_source(out, data_path, data_options, item_level, item_names, features_dir, embed):
     """Record where the model's data and features came from (``source.json``)."""
-    from .._io import atomic_path, json_safe
+    from .._io import write_json
 
     path = str(data_path)
     if Path(path).exists():
@@ -139,8 +139,7 @@ def write_source(out, data_path, data_options, item_level, item_names, features_
     source = {"data": path, "data_options": data_options or {}, "item_level": bool(item_level),
               "item_names": item_names, "features": None if features_dir is None else str(Path(features_dir).resolve()),
               "embed": embed}
-    with atomic_path(Path(out) / SOURCE_FILE) as tmp:
-        tmp.write_text(json.dumps(json_safe(source), indent=2))
+    write_json(source, Path(out) / SOURCE_FILE)
 
 
 def read_source(model_dir) -> dict:

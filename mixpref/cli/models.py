@@ -96,7 +96,7 @@ def _per_k(selection):
 def _finish(command, fitted, data, feats, item_names, out, path, data_options, item_level, features, embed, metrics,
             params, tracking_uri, selection=None):
     """Write the model folder (model, metrics.json, rewards.csv, source.json), print the summary, log the run."""
-    from .._io import atomic_path, json_safe, write_table
+    from .._io import write_json, write_table
     from .fitted import REWARDS_FILE, reward_table, summary_lines, write_source
     from .runlog import log_command
 
@@ -108,8 +108,7 @@ def _finish(command, fitted, data, feats, item_names, out, path, data_options, i
     if selection is not None:
         write_table(selection.table, out / "selection.csv")
         artifacts.append(out / "selection.csv")
-    with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(json_safe(metrics), indent=2))
+    write_json(metrics, out / "metrics.json")
     write_source(out, path, data_options, item_level, item_names, features, embed)
     for line in summary_lines(fitted, metrics, table, item_level):
         typer.echo(line)

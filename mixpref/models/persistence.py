@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._io import atomic_path, json_safe
+from .._io import atomic_path, json_safe, write_json
 from ..errors import DataError
 from . import _engine as E
 from ._registry import model_class
@@ -50,8 +50,7 @@ def save_model(model, path) -> Path:
     }
     with atomic_path(path / "params.safetensors") as tmp:
         save_file(tensors, str(tmp))
-    with atomic_path(path / "model.json") as tmp:
-        tmp.write_text(json.dumps(meta, indent=2))
+    write_json(meta, path / "model.json")
     return path
 
 

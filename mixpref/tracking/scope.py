@@ -10,12 +10,11 @@ than a few writes.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 
-from .._io import atomic_path, json_safe
+from .._io import atomic_path, write_json
 from .uris import safe_key
 from .values import flatten, metric_points
 
@@ -284,8 +283,7 @@ class _Scope:
 
     # ---- local files
     def _write_json(self, filename, obj):
-        with atomic_path(self.output_dir / filename) as tmp:
-            tmp.write_text(json.dumps(obj, indent=2, default=json_safe), encoding="utf-8")
+        write_json(obj, self.output_dir / filename)
 
     def _flush_metrics(self, force):
         if not self._metrics_dirty:

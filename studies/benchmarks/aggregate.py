@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -147,10 +146,9 @@ def main(argv=None):
     if args.block_lp:
         print(f"  speed-up of self-play over block linprog: {result['speedup_vs_block_lp']:.1f}x")
     if args.json:
-        from mixpref._io import atomic_path
+        from mixpref._io import write_json
 
-        with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
+        write_json(result, args.json)
     return result
 
 

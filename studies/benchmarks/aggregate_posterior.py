@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import platform
 import sys
 import time
@@ -111,10 +110,9 @@ def main(argv=None):
     print(f"  posterior aggregation:  {post_s:.2f} s wall, {post_cpu:.2f} s CPU")
     print(f"  ratio posterior / point: {result['ratio']:.2f} wall, {result['ratio_cpu']:.2f} CPU (acceptance: <= 3)")
     if args.json:
-        from mixpref._io import atomic_path
+        from mixpref._io import write_json
 
-        with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
+        write_json(result, args.json)
     return result
 
 
