@@ -37,6 +37,8 @@ _EXPORTS = {
     "Mixture": "mixpref.models.mixture",
     "MixtureBT": "mixpref.models.mixture",
     "MixturePL": "mixpref.models.mixture",
+    "LowRankBT": "mixpref.models.lowrank",
+    "LowRankPL": "mixpref.models.lowrank",
     "select_n_types": "mixpref.models.selection",
     "load_model": "mixpref.models.persistence",
     # aggregation
