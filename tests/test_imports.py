@@ -1,4 +1,4 @@
-"""Stages import only what they use (DESIGN: aggregation never imports transformers or mlflow)."""
+"""Stages import only what they use (house rule: aggregation never imports transformers or mlflow)."""
 
 import subprocess
 import sys

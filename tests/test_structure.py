@@ -1,4 +1,4 @@
-"""The house rules that the source itself must keep (DESIGN.md): read from the AST, not by importing.
+"""The house rules that the source itself must keep, read from the AST, not by importing.
 
 - computation packages import nothing from tracking or the CLI (they emit events instead);
 - no import cycle between modules of the package, counting imports inside functions too

@@ -4,6 +4,5 @@
 :func:`mixpref.aggregation.rules.aggregate`). Each rule is a public function of
 :mod:`mixpref.aggregation.rules` registered in :mod:`mixpref.aggregation.registry`, which
 records what it reads and needs. The folder is called ``aggregation`` rather than
-DESIGN.md's ``aggregate`` so that the package never shadows the function
-``mixpref.aggregate``.
+``aggregate`` so that the package never shadows the function ``mixpref.aggregate``.
 """

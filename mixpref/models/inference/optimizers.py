@@ -2,7 +2,7 @@
 
 Why LBFGS by default: on these smooth, low-curvature objectives full-batch Adam needs
 200–1,000 steps where LBFGS reaches the same optimum in tens of iterations (measured in
-BASELINES.md).
+studies/benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
