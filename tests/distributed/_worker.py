@@ -58,6 +58,9 @@ def run(rank, world, port, out, kind, mode):
         ests = estimators()
         if mode == "tiny-budget":
             ests = {"mix": mp.MixtureBT(n_types=2, memory_budget=1000)}
+        if mode == "minibatch":
+            ests = {"bt": mp.BradleyTerry(dtype="float64", batch_size=10, max_steps=300, lr=0.05),
+                    "mix": mp.MixtureBT(n_types=2, dtype="float64", n_restarts=2, batch_size=10, max_steps=300)}
         results = {}
         for name, est in ests.items():
             m = fit(est, data, feats, comm=Comm())

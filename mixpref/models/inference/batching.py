@@ -58,7 +58,10 @@ def minibatch_objectives(spec, problem, batch_groups, gen):
     """
     comm = getattr(problem, "comm", None)
     n_groups = problem.n_groups if comm is None else problem.n_groups_total
-    perm = torch.randperm(problem.n_groups, generator=gen).numpy()
+    # one draw from the fit's generator seeds the permutation: ranks with different numbers of
+    # groups must leave ``gen`` in the same state (their starts are drawn from it next)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    perm = torch.randperm(problem.n_groups, generator=torch.Generator().manual_seed(seed)).numpy()
     n_chunks = max(1, math.ceil(n_groups / int(batch_groups)))
     chunks = np.array_split(perm, n_chunks)
     n = max(problem.n_total, 1)
