@@ -297,13 +297,9 @@ def train_lm(
         model = AutoModelForCausalLM.from_pretrained(load_from, dtype=tdtype, local_files_only=True).to(dev)
     except ValueError as err:
         raise DataError(f"model_dir: {str(model_dir)!r} holds a model that is not a causal LM ({err})") from err
-    from .trl_adapter import is_causal
+    from .trl_adapter import require_causal
 
-    if not is_causal(model):
-        raise DataError(
-            f"model_dir: {str(model_dir)!r} holds a {type(model).__name__}, which is not a causal LM (the prediction at "
-            "a position changes with later tokens); DPO needs a decoder such as GPT-2, Llama or Qwen"
-        )
+    require_causal(model, "model_dir", model_dir)
     # tiny models train faster on one thread; real ones keep them all
     n_params = sum(q.numel() for q in model.parameters())
     with single_thread_if_small(dev, n_params, limit=5_000_000):

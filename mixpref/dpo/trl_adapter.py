@@ -119,11 +119,7 @@ def load_causal_lm(model_dir, what="model_dir"):
         ) from err
     except OSError as err:
         raise DataError(f"{what}: {str(path)!r} holds no loadable weights ({err})") from err
-    if not is_causal(model):
-        raise DataError(
-            f"{what}: {str(path)!r} holds a {type(model).__name__}, which is not a causal LM (the prediction at a "
-            "position changes with later tokens); DPO needs a decoder such as GPT-2, Llama or Qwen"
-        )
+    require_causal(model, what, path)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     return model, tokenizer
 
@@ -145,6 +141,15 @@ def is_causal(model):
         logits = model(input_ids=ids).logits
     model.train(was_training)
     return bool(torch.allclose(logits[0, 0], logits[1, 0], atol=1e-5))
+
+
+def require_causal(model, what, path):
+    """Raise a DataError naming ``what`` and ``path`` unless ``model`` is causal (:func:`is_causal`)."""
+    if not is_causal(model):
+        raise DataError(
+            f"{what}: {str(path)!r} holds a {type(model).__name__}, which is not a causal LM (the prediction at a "
+            "position changes with later tokens); DPO needs a decoder such as GPT-2, Llama or Qwen"
+        )
 
 
 def model_max_length(model, tokenizer, requested=None):
