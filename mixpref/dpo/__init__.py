@@ -24,7 +24,7 @@ _EXPORTS = {
     "train_tabular": "mixpref.dpo.tabular",
     "TabularPolicy": "mixpref.dpo.tabular",
     "train_lm": "mixpref.dpo.lm_trainer",
-    "sequence_logprobs": "mixpref.dpo.lm_trainer",
+    "sequence_logprobs": "mixpref.dpo.lm_logprobs",
     "train_with_trl": "mixpref.dpo.trl_adapter",
     "tiny_causal_lm": "mixpref.dpo.tiny",
     "SoftDPOTrainer": "mixpref.dpo.soft_trainer",

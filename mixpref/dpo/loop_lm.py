@@ -83,7 +83,8 @@ def iterate_lm(model_dir, prompts, reward, output_dir, rounds=2, n_samples=4, et
     import mixpref as mp
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .lm_trainer import sequence_logprobs, train_lm
+    from .lm_logprobs import sequence_logprobs
+    from .lm_trainer import train_lm
 
     if getattr(reward, "reward", "win_rate") != "win_rate":
         raise DataError("reward: iterate_lm needs a PopulationReward with reward='win_rate' (self-play)")

@@ -58,7 +58,7 @@ def test_checkpoints_resume_to_the_same_model(tiny_lm, text_pairs, tmp_path):
 
 
 def test_response_only_masking(tiny_lm):
-    from mixpref.dpo.lm_trainer import encode
+    from mixpref.dpo.lm_logprobs import encode
 
     tok = transformers.AutoTokenizer.from_pretrained(tiny_lm)
     ids, mask = encode(tok, "question cat is it", " good answer", max_length=64)
