@@ -24,7 +24,7 @@ from .outcomes import outcome_codes
 from .pool import make_pool
 
 
-def suggest(model, pool, features, n=10, objective="reward", annotator=None, batch="greedy", random_state=0,
+def suggest(model, pool, features, n=10, objective="uncertainty", annotator=None, batch="greedy", random_state=0,
             n_draws=64, decay=0.5, duplicate_cosine=0.98, exclude=None):
     """The ``n`` most useful comparisons of ``pool`` to ask next, best first.
 

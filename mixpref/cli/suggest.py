@@ -69,7 +69,7 @@ def _short(text):
 def suggest_command(
     model: Annotated[Path, typer.Option("--model", help="A fitted model folder (mixpref fit).")],
     pool: Annotated[str, typer.Option("--pool", help="Candidate comparisons: a data file (labels ignored) or a bundled name.")],
-    objective: Annotated[str, typer.Option("--objective", help="type, reward, decision, uncertainty or random.")] = "reward",
+    objective: Annotated[str, typer.Option("--objective", help="type, reward, decision, uncertainty or random.")] = "uncertainty",
     annotator: Annotated[Optional[str], typer.Option(
         "--annotator", help="Whom to ask; one the model has not seen is a new annotator with the population prior.")] = None,
     n: Annotated[int, typer.Option("-n", "--n", help="How many comparisons to suggest.")] = 10,
