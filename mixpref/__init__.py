@@ -31,6 +31,7 @@ _EXPORTS = {
     # features
     "TextEncoder": "mixpref.features.text_encoder",
     "SequenceScorer": "mixpref.features.sequence_scorer",
+    "CachedFeatures": "mixpref.features.cache",
     # models
     "BradleyTerry": "mixpref.models.bradley_terry",
     "PolicyLikelihood": "mixpref.models.policy_likelihood",
@@ -73,6 +74,7 @@ _SUBMODULES = {
     "synthetic": "mixpref.data.synthetic",
     "dpo": "mixpref.dpo",
     "evaluate": "mixpref.evaluate",
+    "distributed": "mixpref.distributed",
 }
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
