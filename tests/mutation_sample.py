@@ -43,6 +43,17 @@ EQUIVALENT = {
     "mixpref.aggregation.profile_checks.x__pad_ragged__mutmut_46": "`slice(m)` is `slice(0, m)`",
     "mixpref.aggregation.registry.x__load_rules__mutmut_1": "importing an already imported module again is a no-op",
     "mixpref.aggregation.profile_checks.x_build_texts__mutmut_5": "`np.full(shape, None)` is an object array anyway",
+    "mixpref.models._engine.x_pyro_model__mutmut_94": "device placement only: identical on the CPU (no GPU here)",
+    "mixpref.models.inference.linear_lbfgs.xǁLinearObjectiveǁalong__mutmut_4": "device placement only: identical on "
+        "the CPU (no GPU here)",
+    "mixpref.models.inference.linear_lbfgs.xǁLinearObjectiveǁvalue_grad__mutmut_80": "device placement only: "
+        "identical on the CPU (no GPU here)",
+    "mixpref.models.selection.x_select_n_types__mutmut_84": "the held-out set is never empty (split refuses that), "
+        "and then both branches give groups.max() + 1",
+    "mixpref.models.selection.x_select_n_types__mutmut_85": "a minlength below groups.max() + 1 is ignored by bincount",
+    "mixpref.models.selection.x_select_n_types__mutmut_121": "the held-out set is never empty: the same branch runs",
+    "mixpref.models.selection.x_select_n_types__mutmut_127": "only the empty-held-out-set branch changes, which "
+        "split never produces",
     "mixpref.aggregation.lp.x__bounds__mutmut_39": "the bound on the value variable only has to contain the optimum "
                                                    "(within [-span, span]); -3 span does as well as -2 span",
     "mixpref.aggregation.lp.x_maxmin_lp__mutmut_11": "maximising 2t instead of t has the same optimal (x, t)",

@@ -190,3 +190,27 @@ def test_align_by_ids_and_by_data(tmp_path):
     np.testing.assert_array_equal(b.take_rows([1, 0]), [[0, 1, 0], [1, 0, 0]])
     with pytest.raises(DataError, match="r4"):
         f.align(["r4"])
+
+
+def test_release_advises_the_kernel_on_the_mapping_behind_a_view(tmp_path):
+    import mmap
+
+    from mixpref.features.cache import release
+
+    path = tmp_path / "a.npy"
+    np.save(path, np.arange(12.0).reshape(3, 4))
+    arr = np.load(path, mmap_mode="r")
+    calls = []
+
+    class Recorder:
+        def madvise(self, *args):
+            calls.append(args)
+
+    arr._mmap = Recorder()
+    release(arr[1:][:, 2])  # a view of a view: release walks the .base chain to the memmap
+    assert calls == [(mmap.MADV_DONTNEED,)]
+    release(np.zeros(3))  # not mapped: nothing to do
+    assert len(calls) == 1
+    fresh = np.load(path, mmap_mode="r")
+    release(fresh)  # the real mapping: pages are dropped, values read back from the file
+    np.testing.assert_array_equal(fresh, np.arange(12.0).reshape(3, 4))
