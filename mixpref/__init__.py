@@ -60,6 +60,8 @@ _EXPORTS = {
     "to_jsonl": "mixpref.targets.writers",
     "to_parquet": "mixpref.targets.writers",
     "to_trl_dataset": "mixpref.targets.writers",
+    # active elicitation
+    "suggest": "mixpref.active",
     # training
     "PopulationReward": "mixpref.dpo.population_reward",
     # tracking
@@ -75,6 +77,7 @@ _SUBMODULES = {
     "dpo": "mixpref.dpo",
     "evaluate": "mixpref.evaluate",
     "distributed": "mixpref.distributed",
+    "active": "mixpref.active",
 }
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
