@@ -48,6 +48,8 @@ EQUIVALENT = {
         "the CPU (no GPU here)",
     "mixpref.models.inference.linear_lbfgs.xǁLinearObjectiveǁvalue_grad__mutmut_80": "device placement only: "
         "identical on the CPU (no GPU here)",
+    "mixpref.models._engine.x_init_params__mutmut_66": "zeros are zeros in any dtype; the value is cast to the "
+        "fit's dtype on the next line",
     "mixpref.models.selection.x_select_n_types__mutmut_84": "the held-out set is never empty (split refuses that), "
         "and then both branches give groups.max() + 1",
     "mixpref.models.selection.x_select_n_types__mutmut_85": "a minlength below groups.max() + 1 is ignored by bincount",
@@ -76,6 +78,8 @@ EQUIVALENT = {
 HUNG = {
     "mixpref.aggregation.profile.xǁProfileǁmajority__mutmut_12": "every tie becomes a loss (`< +tol`): the tests "
         "hung (stopped after 7.5 min; their clean run takes seconds)",
+    "mixpref.models.inference.optimizers.x_lbfgs__mutmut_43": "`while done <= max_iter` asks LBFGS for 0 more steps "
+        "forever once max_iter is reached: the tests hung (stopped after 7 min; they take about a minute)",
 }
 
 for _n, _why in {

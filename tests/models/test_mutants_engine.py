@@ -41,3 +41,15 @@ def test_align_types_matches_mlp_output_weights():
     torch.testing.assert_close(out["w2"], ref["w2"] + 0.01)
     torch.testing.assert_close(out["logits"], ref["logits"] + 0.01)
     assert out["scalar"].item() == 1.0
+
+
+def test_init_params_starting_values():
+    spec = E.Spec(kind="pl", alpha="learn", ties="davidson", n_types=3, reward="mlp", hidden=5)
+    gen = torch.Generator().manual_seed(0)
+    p = E.init_params(spec, 4, gen, "cpu", torch.float32)
+    assert set(p) == {"w1", "b1", "w2", "tie", "alpha", "logits"}
+    assert p["alpha"].tolist() == [1.0, 1.0, 1.0]  # policy temperature starts at 1
+    assert p["tie"].tolist() == [-1.0, -1.0, -1.0]
+    assert p["logits"].tolist() == [0.0, 0.0, 0.0] and p["b1"].abs().sum().item() == 0.0
+    assert all(v.dtype == torch.float32 for v in p.values())
+    assert p["w1"].shape == (3, 4, 5) and p["w2"].shape == (3, 5)
