@@ -51,11 +51,14 @@ def check_trl_version(version=None):
         )
 
 
-def _import_trl():
+def import_trl(what):
+    """The ``trl`` module, or an ImportError saying that ``what`` needs it and how to install it."""
     try:
         import trl
     except ImportError as err:
-        raise ImportError(f"SoftDPOTrainer needs TRL, which did not import ({err}); pip install 'mixpref[trl]'") from err
+        raise ImportError(
+            f"{what} needs TRL, which did not import ({err}); install the extra with: pip install 'mixpref[trl]'"
+        ) from err
     return trl
 
 
@@ -104,7 +107,7 @@ def _check_dataset(dataset, loss_type, n_types):
 
 
 def _build_class():
-    trl = _import_trl()
+    trl = import_trl("SoftDPOTrainer")
 
     class SoftDPOTrainer(trl.DPOTrainer):
         """TRL's ``DPOTrainer`` training mixpref's per-example losses with exact soft labels and weights.

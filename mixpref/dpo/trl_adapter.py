@@ -25,17 +25,6 @@ from ._pairs import SOFT_BY_DEFAULT, float_column, require_columns
 _TRL_LOSS = {"sigmoid": "sigmoid", "soft": "sigmoid", "hinge": "hinge", "robust": "robust"}
 
 
-def _import_trl():
-    try:
-        import trl
-    except ImportError as err:
-        raise ImportError(
-            "train_with_trl needs TRL, which did not import "
-            f"({err}); install the extra with: pip install 'mixpref[trl]'"
-        ) from err
-    return trl
-
-
 def _residual_rows(w, n, rng):
     """n row indices with expected counts n·w/Σw: the whole part of each count, then the
     remainder without replacement (distinct rows wherever the weights allow)."""
@@ -215,11 +204,12 @@ def train_with_trl(model_dir, pairs, output_dir=None, loss="sigmoid", beta=0.1, 
     >>> # trainer = mp.dpo.train_with_trl("my-small-lm", pairs, loss="soft", max_steps=100)
     >>> # trainer.save_model()
     """
-    trl = _import_trl()
+    from .soft_trainer import check_trl_version, import_trl
+
+    trl = import_trl("train_with_trl")
     import torch
 
     from ..targets.writers import to_trl_dataset
-    from .soft_trainer import check_trl_version
 
     if "loss_type" in dpo_config:
         raise DataError("loss_type: pass loss=... (a mixpref loss name); train_with_trl sets TRL's loss_type itself")
