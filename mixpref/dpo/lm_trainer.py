@@ -60,6 +60,31 @@ def _check_text(pairs, column):
     return values
 
 
+def _reference_logprobs(model, ref_dir, encoded, pad_id, device, dtype, batch_size, cache, fingerprint):
+    """(n, 2) summed log-probabilities of chosen and rejected under the reference, computed once.
+
+    ``ref_dir`` None: the reference is ``model`` itself (not yet updated). ``cache``: an
+    ``.npz`` reused when its fingerprint matches, else (re)written atomically.
+    """
+    if cache is not None and cache.exists():
+        cached = np.load(cache, allow_pickle=False)
+        if str(cached["fingerprint"]) == fingerprint:
+            return cached["logprobs"]
+    if ref_dir is None:
+        ref_model = model
+    else:
+        from transformers import AutoModelForCausalLM
+
+        ref_model = AutoModelForCausalLM.from_pretrained(ref_dir, dtype=dtype, local_files_only=True).to(device)
+    ref = np.stack([encoded_logprobs(ref_model, enc, pad_id, device, batch_size) for enc in encoded], axis=1)
+    if cache is not None:
+        from .._io import atomic_path
+
+        with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, logprobs=ref, fingerprint=np.array(fingerprint))
+    return ref
+
+
 def train_lm(
     model_dir,
     pairs,
@@ -235,33 +260,13 @@ def train_lm(
     with single_thread_if_small(dev, n_params, limit=5_000_000):
         _disable_dropout(model)
 
-        # reference log-probs, computed once
         ref = None
-        ref_file = output_dir / "reference_logprobs.npz" if output_dir is not None else None
         if needs_ref:
-            if ref_file is not None and ref_file.exists():
-                cached = np.load(ref_file, allow_pickle=False)
-                if str(cached["fingerprint"]) == fingerprint:
-                    ref = cached["logprobs"]
-            if ref is None:
-                if reference_dir is None and load_from == model_dir:
-                    ref_model = model
-                else:
-                    ref_model = AutoModelForCausalLM.from_pretrained(
-                        reference_dir or model_dir, dtype=tdtype, local_files_only=True
-                    ).to(dev)
-                ref = np.stack([
-                    encoded_logprobs(ref_model, enc, pad_id, dev, batch_size) for enc in (enc_c, enc_r)
-                ], axis=1)
-                if ref_model is not model:
-                    del ref_model
-                if ref_file is not None:
-                    from .._io import atomic_path
-
-                    output_dir.mkdir(parents=True, exist_ok=True)
-                    with atomic_path(ref_file) as tmp:
-                        with open(tmp, "wb") as fh:
-                            np.savez(fh, logprobs=ref, fingerprint=np.array(fingerprint))
+            # the model just loaded is the reference only when it is model_dir's own weights
+            ref_dir = None if reference_dir is None and load_from == model_dir else reference_dir or model_dir
+            cache = output_dir / "reference_logprobs.npz" if output_dir is not None else None
+            ref = _reference_logprobs(model, ref_dir, (enc_c, enc_r), pad_id, dev, tdtype, batch_size, cache,
+                                      fingerprint)
 
         optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=lr, weight_decay=weight_decay)
         if ckpts:
