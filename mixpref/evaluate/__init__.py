@@ -8,9 +8,8 @@ plot_calibration``).
 
 from .calibration import Calibration, calibration, plot_calibration, reliability_table
 
-__all__ = ["Calibration", "calibration", "plot_calibration", "reliability_table"]
-
 # the personalisation protocol (issue 11): the function shadows its module in the same way
-from .personalization import personalization, plot_personalization  # noqa: E402
+from .personalization import personalization, plot_personalization
 
-__all__ += ["personalization", "plot_personalization"]
+__all__ = ["Calibration", "calibration", "personalization", "plot_calibration", "plot_personalization",
+           "reliability_table"]
