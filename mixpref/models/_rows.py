@@ -69,8 +69,17 @@ class RowSource:
 
     def materialize(self) -> torch.Tensor:
         out = torch.empty((self.n_rows, self.dim), dtype=self.dtype, device=self.device)
+        direct = (isinstance(self.store, np.ndarray) and self.device.type == "cpu"
+                  and self.store.dtype == {torch.float32: np.float32, torch.float64: np.float64}.get(self.dtype))
         for start, stop in self.ranges():
-            out[start:stop] = self.block(start, stop)
+            if direct:
+                # rows gathered straight into X: one block-sized temporary (the b rows) instead of three
+                o = out[start:stop].numpy()
+                np.take(self.store, self.ia[start:stop], axis=0, out=o)
+                if self.ib is not None:
+                    np.subtract(o, self.store[self.ib[start:stop]], out=o)
+            else:
+                out[start:stop] = self.block(start, stop)
         return out
 
     def scatter(self, group: torch.Tensor, weight: torch.Tensor, n_groups: int) -> torch.Tensor:
