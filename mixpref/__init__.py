@@ -14,7 +14,7 @@ Examples
 
 from importlib import import_module
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -80,7 +80,7 @@ _SUBMODULES = {
     "active": "mixpref.active",
 }
 
-__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
+__all__ = list(sorted([*_EXPORTS, *_SUBMODULES, "__version__"]))
 
 
 def __getattr__(name):

@@ -202,13 +202,13 @@ def soft_em(X, y_sign, group, n_ann, K, seed, max_iters=200, tol=1e-7):
     resp = torch.as_tensor(rng.dirichlet(np.ones(K), size=n_ann), dtype=X.dtype, device=X.device)
     theta = torch.zeros(K, X.shape[1], dtype=X.dtype, device=X.device, requires_grad=True)
     prev, it = -np.inf, 0
-    for it in range(1, max_iters + 1):
+    for it in range(1, max_iters + 1):  # noqa: B007 - the count is returned
         log_w = torch.log(resp.mean(0).clamp_min(1e-12))
         r_obs = resp[group]
         opt = torch.optim.LBFGS([theta], lr=1, max_iter=100, history_size=30, tolerance_grad=1e-7,
                                 tolerance_change=1e-9, line_search_fn="strong_wolfe")
 
-        def closure():
+        def closure(opt=opt, r_obs=r_obs):
             opt.zero_grad()
             ll = torch.nn.functional.logsigmoid(y_sign[:, None] * (X @ theta.T))
             loss = -((r_obs * ll).sum() - 0.5 * (theta * theta).sum()) / n
@@ -266,7 +266,6 @@ def fresh_section(args, device):
     out = {}
     if "mixpref" not in args.skip:
         for restarts in (args.restarts, 1):
-            rss0 = peak_rss_gb()
             t = time.perf_counter()
             m = mp.MixtureBT(n_types=K, n_restarts=restarts, device=str(device), random_state=args.seed).fit(train, feats)
             sec = time.perf_counter() - t
@@ -344,7 +343,6 @@ def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     import mixpref as mp
     from mixpref._device import resolve_device
-    from mixpref.models import _engine as E
     from mixpref.models._problem import build_problem
     from sklearn.metrics import adjusted_rand_score
 
@@ -390,7 +388,7 @@ def main(argv=None):
 
     K = args.types
     import pyro.infer  # noqa: F401
-    from sklearn.linear_model import LogisticRegression  # noqa: F401
+    from sklearn.linear_model import LogisticRegression
 
     # --- mixpref
     for restarts in ([args.restarts, 1] if args.restarts != 1 else [1]):

@@ -1,7 +1,6 @@
 """The personalisation protocol: splits, few-shot curves, standard errors, plot."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import mixpref as mp

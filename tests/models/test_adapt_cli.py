@@ -4,9 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 import typer
-from typer.testing import CliRunner
 
 import mixpref as mp
 from mixpref.cli import adapt as adapt_cli

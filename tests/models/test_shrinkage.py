@@ -14,7 +14,7 @@ from mixpref.models._problem import build_problem
 from mixpref.models._shrinkage_prior import correlated_log_prior
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "studies"))
-from mixture_recovery import within_annotator_split  # noqa: E402
+from mixture_recovery import within_annotator_split
 
 
 def test_prior_is_the_pooled_model_integrated_out():
