@@ -214,3 +214,28 @@ def test_release_advises_the_kernel_on_the_mapping_behind_a_view(tmp_path):
     fresh = np.load(path, mmap_mode="r")
     release(fresh)  # the real mapping: pages are dropped, values read back from the file
     np.testing.assert_array_equal(fresh, np.arange(12.0).reshape(3, 4))
+
+
+def test_release_follows_base_of_a_plain_array_and_take_rows_releases_each_shard(tmp_path, monkeypatch):
+    import mmap
+
+    from mixpref.features import cache as C
+
+    path = tmp_path / "b.npy"
+    np.save(path, np.arange(6.0))
+    arr = np.load(path, mmap_mode="r")
+    calls = []
+
+    class Recorder:
+        def madvise(self, *args):
+            calls.append(args)
+
+    arr._mmap = Recorder()
+    C.release(np.asarray(arr[1:]))  # a plain ndarray whose base is the memmap
+    assert calls == [(mmap.MADV_DONTNEED,)]
+
+    cache, f = _features(tmp_path / "feat")
+    seen = []
+    monkeypatch.setattr(C, "release", lambda a: seen.append(a))
+    f.take_rows([0, 1, 2])
+    assert len(seen) == 2 and all(any(s is sh for sh in f.shards) for s in seen)

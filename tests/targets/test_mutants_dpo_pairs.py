@@ -83,3 +83,12 @@ def test_a_non_lottery_is_refused_with_a_pointer():
         mp.to_dpo_pairs(SimpleNamespace(probs=1))
     assert str(err.value) == ("lottery: got SimpleNamespace without attribute(s) ['candidates', 'mask', 'prompts']; "
                               "expected a mp.Lottery (from mp.aggregate(profile, rule))")
+
+
+def test_pairwise_labels_refuse_beta_with_the_reason():
+    profile = mp.Profile(np.array([[[[0.5, 0.8], [0.2, 0.5]]]]), np.array([1.0]))
+    with pytest.raises(mp.DataError) as err:
+        mp.to_dpo_pairs(mp.aggregate(profile, "borda"), labels="pairwise", beta=0.1)
+    assert str(err.value) == (
+        "labels='pairwise' with beta/reference: head-to-head probabilities do not depend on the trainer's beta "
+        "or reference, so their DPO optimum is not the lottery; use labels='lottery' (the default with beta)")
