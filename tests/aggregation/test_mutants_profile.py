@@ -96,3 +96,17 @@ def test_mask_and_candidate_errors_name_shapes_and_prompts():
     with pytest.raises(mp.DataError) as err:
         mp.Profile(np.full((2, 1, 3, 3), 0.5), [1.0], rewards=[np.zeros((1, 3)), np.zeros(3)])
     assert str(err.value) == "Profile rewards[1]: expected 2 axes, got shape (3,)"
+
+
+def test_ragged_rewards_and_samples_narrower_than_the_matrices_are_padded():
+    mats = np.full((2, 1, 4, 4), 0.5)
+    mask = [[True, True, False, False], [True, True, True, False]]
+    rewards = [np.array([[1.0, 2.0]]), np.array([[3.0, 4.0, 5.0]])]
+    samples = [np.full((2, 1, 2, 2), 0.5), np.full((2, 1, 3, 3), 0.5)]
+    samples[1][0, 0] = [[0.5, 0.9, 0.3], [0.1, 0.5, 0.6], [0.7, 0.4, 0.5]]
+    p = mp.Profile(mats, [1.0], rewards=rewards, samples=samples, mask=mask)
+    np.testing.assert_array_equal(p.rewards, [[[1.0, 2.0, 0.0, 0.0]], [[3.0, 4.0, 5.0, 0.0]]])
+    assert p.samples.shape == (2, 2, 1, 4, 4)
+    want = np.full((4, 4), 0.5)
+    want[:3, :3] = samples[1][0, 0]
+    np.testing.assert_array_equal(p.samples[0, 1, 0], want)
