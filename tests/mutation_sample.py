@@ -50,6 +50,12 @@ EQUIVALENT = {
         "identical on the CPU (no GPU here)",
     "mixpref.models._engine.x_init_params__mutmut_66": "zeros are zeros in any dtype; the value is cast to the "
         "fit's dtype on the next line",
+    "mixpref.models.inference.laplace.x__lowrank_displacements__mutmut_13": "scipy's LinearOperator without a dtype "
+        "infers it from one matvec, which returns float64: the same operator",
+    "mixpref.models.inference.laplace.x__log_density__mutmut_4": "device placement only: identical on the CPU (no "
+        "GPU here)",
+    "mixpref.models.inference.optimizers.x_lbfgs__mutmut_27": "an L-BFGS history of 31 instead of 30 pairs changes "
+        "the path, not the optimum the fit converges to (within its tolerance)",
     "mixpref.models.selection.x_select_n_types__mutmut_84": "the held-out set is never empty (split refuses that), "
         "and then both branches give groups.max() + 1",
     "mixpref.models.selection.x_select_n_types__mutmut_85": "a minlength below groups.max() + 1 is ignored by bincount",
@@ -78,9 +84,11 @@ EQUIVALENT = {
 NOT_KILLED = {
     "mixpref.models.selection.x_select_n_types__mutmut_173": "fits inside select_n_types would log to an active "
         "mp.Study; needs a test that activates a Study and counts its runs",
-    "mixpref.models.inference.batching.x_batch_groups__mutmut_36": "the memory-budget arithmetic of float32 fits; "
-        "needs a test of batch_groups' batch size at a given memory_budget",
-    "mixpref.models.inference.batching.x_batch_groups__mutmut_37": "as above (bytes per float32 value)",
+    "mixpref.models.inference.svi.x_fit_svi__mutmut_94": "the progress bar's label; needs a test reading the bar",
+    "mixpref.models.inference.map_fit.x_fit_map__mutmut_99": "the fit trace of a warm-started fit (init given, as in "
+        "bootstrap refits); needs a test reading that trace entry",
+    "mixpref.models.inference.linear_lbfgs.xǁLinearObjectiveǁvalue__mutmut_6": "LinearObjective.value (objective "
+        "without gradient, used by the line search); needs a direct test against value_grad's value",
     "mixpref.models.inference.batching.x_batch_groups__mutmut_60": "the torch.distributed branch (comm); its tests "
         "(tests/distributed) are outside the mutation test folders",
     "mixpref.models._engine.x_obs_loglik__mutmut_70": "comparison_loglik reads params only for Davidson ties; needs a "
