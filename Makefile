@@ -32,8 +32,9 @@ test-fast: $(VENV)/.dev
 	$(PY) -m pytest -m "not slow"
 
 # mutation testing of the core modules (tests/MUTATION.md); incremental, not part of CI
+# one worker and one thread: torch copes badly with a fork per mutant on top of its thread pool
 mutation: $(VENV)/.dev
-	$(VENV)/bin/mutmut run
+	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 1
 	$(VENV)/bin/mutmut results
 
 demo: $(VENV)/.core

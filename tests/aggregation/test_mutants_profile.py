@@ -6,7 +6,6 @@ half-tie win rates), never read back from the code under test.
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import mixpref as mp

@@ -75,5 +75,5 @@ def test_input_errors_name_the_argument():
     # lists take the policy's dtype
     got = losses.loss("sigmoid", two.double(), [-1.0, -1.0], [-1.5, -1.5], [-1.0, -1.0], beta=1.0)
     assert got.dtype == torch.float64
-    want = [-math.log(1 / (1 + math.exp(-(0.5 + 0.0)))), -math.log(1 / (1 + math.exp(-(-0.5))))]
+    want = [-math.log(1 / (1 + math.exp(-(0.5 + 0.0)))), -math.log(1 / (1 + math.exp(0.5)))]
     assert got.tolist() == pytest.approx(want, rel=1e-12)

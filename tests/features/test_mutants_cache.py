@@ -3,7 +3,6 @@ survivors; tests/MUTATION.md). Expected values are the vectors written by the te
 
 import hashlib
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
