@@ -39,7 +39,10 @@ def test_precision_is_the_bradley_terry_formula(linear_bt):
     layout = L._Layout(model.spec_, model.params_)
     H_model = L.precision_exact(model.spec_, layout, prob).numpy()
     np.testing.assert_allclose(H_model, H, rtol=1e-9, atol=1e-9)
-    assert model.laplace_ == {"method": "exact", "n_params": 8, "rank": 8, "n_flat": 0}
+    info = model.laplace_
+    assert {k: info[k] for k in ("method", "n_params", "rank", "n_flat")} == {
+        "method": "exact", "n_params": 8, "rank": 8, "n_flat": 0}
+    assert info["mean_correction"] and info["correction_ess"] > 0.9
 
 
 def test_draws_have_the_gaussian_moments(linear_bt):
@@ -47,8 +50,9 @@ def test_draws_have_the_gaussian_moments(linear_bt):
     cov = np.linalg.inv(O.bt_precision(feats.embeddings, model.coef_, a, b, prior_scale=1.0))
     draws = model.posterior_samples_["theta"][:, 0].double().numpy()
     sd = np.sqrt(np.diag(cov))
-    # 4,000 draws: the mean's Monte Carlo error is sd / 63, the sd's about 1.1%
-    assert np.all(np.abs(draws.mean(0) - model.coef_) < 0.06 * sd)
+    # the draws are centred at the posterior mean, a fraction of an sd from the MAP (skew)
+    shift = draws.mean(0) - model.coef_
+    assert np.all(np.abs(shift) < 0.3 * sd) and np.abs(shift).max() > 0.005 * sd.max()
     np.testing.assert_allclose(draws.std(0), sd, rtol=0.05)
     np.testing.assert_allclose(np.cov(draws.T), cov, atol=0.08 * sd.max() ** 2)
 
@@ -216,16 +220,18 @@ def test_laplace_against_the_importance_weighted_exact_posterior():
     th = m.posterior_samples_["theta"][:, 0].double().numpy()
     log_post = log_expit((th @ D.T) * np.sign(arr.y - 0.5)).sum(1) - 0.5 * (th ** 2).sum(1)
     cov = np.cov(th.T)
-    log_q = -0.5 * np.einsum("ni,ij,nj->n", th - m.coef_, np.linalg.inv(cov), th - m.coef_)
+    center = th.mean(0)  # the mean-corrected draws: a Gaussian centred at (an estimate of) the posterior mean
+    log_q = -0.5 * np.einsum("ni,ij,nj->n", th - center, np.linalg.inv(cov), th - center)
     w = np.exp(log_post - log_q - (log_post - log_q).max())
     w /= w.sum()
     assert 1 / (w ** 2).sum() > 0.9 * len(w)
     mean = w @ th
     sd = np.sqrt(w @ (th - mean) ** 2)
     np.testing.assert_allclose(th.std(0), sd, rtol=0.05)
-    # a Gaussian at the mode: the logistic posterior's skew puts its mean up to ~0.12 sd away
-    # from the MAP here (measured; the issue's 0.05 sd is not reachable by any mode-centred Gaussian)
-    assert np.all(np.abs(th.mean(0) - mean) < 0.15 * sd), (th.mean(0) - mean) / sd
+    # the MAP is up to ~0.12 sd from the posterior mean here (the logistic posterior's skew);
+    # the importance-weighted mean correction brings the draws' mean within 0.05 sd
+    assert np.all(np.abs(th.mean(0) - mean) < 0.05 * sd), (th.mean(0) - mean) / sd
+    assert np.abs(m.coef_ - mean).max() > 0.05 * sd.min()  # the correction was needed
 
 
 @pytest.mark.slow
@@ -244,8 +250,8 @@ def test_laplace_matches_long_nuts():
     lap = m.posterior_samples_["theta"][:, 0].numpy()
     sd = ref.std(0)
     assert np.all(np.abs(lap.std(0) / sd - 1) < 0.15), lap.std(0) / sd
-    # measured with 4,000 NUTS draws: |mean difference| <= 0.12 sd (the MAP is not the posterior mean)
-    assert np.all(np.abs(lap.mean(0) - ref.mean(0)) < 0.15 * sd), (lap.mean(0) - ref.mean(0)) / sd
+    # the issue's tolerance: posterior means within 0.05 sd (the MAP alone is up to 0.12 sd away)
+    assert np.all(np.abs(lap.mean(0) - ref.mean(0)) < 0.05 * sd), (lap.mean(0) - ref.mean(0)) / sd
 
 
 def test_mlp_reward_beyond_the_exact_size_uses_lanczos(monkeypatch):

@@ -16,6 +16,13 @@ variance (reward parameters; none for flat-prior parameters such as logits and t
 the data bend the posterior flatter than the prior (non-convex MLP rewards), the left-out
 directions are narrower than the exact Laplace's: raise :data:`LOW_RANK` if that matters.
 
+Centre: the logistic likelihood is skewed, so the posterior mean sits away from the MAP (up to
+~0.12 sd on d = 8, 500 comparisons). On the exact path, when the data are small enough
+(:data:`CORRECTION_BUDGET`), up to :data:`CORRECTION_DRAWS` Gaussian draws are reweighted
+against the exact log posterior and every draw is shifted by the weighted mean displacement,
+so the draws have the Laplace covariance and the posterior's mean; ``model.laplace_`` says
+whether the correction ran (``mean_correction``) and its effective sample size.
+
 Directions of zero (or, away from a converged mode, negative) curvature with a flat prior
 (e.g. a common shift of one-hot rewards, which no comparison identifies) get no spread: the
 posterior there is improper, and no reward difference moves along them.
@@ -36,6 +43,13 @@ EXACT_MAX = 4000
 LOW_RANK = 100
 # observations per chunk of the exact Hessian (bounds forward-mode memory)
 _CHUNK_ENTRIES = 8_000_000
+# mean correction: at most this many draws are reweighted, and only while draws x observations
+# stays under the budget (each reweighted draw costs one pass over the data)
+CORRECTION_DRAWS = 4000
+CORRECTION_BUDGET = 5e7
+# below this effective sample size (fraction of the reweighted draws) the weights are too
+# uneven to trust, and the draws stay centred at the MAP
+CORRECTION_MIN_ESS = 0.5
 
 
 def _float64(problem):
@@ -187,6 +201,10 @@ def laplace_draws(spec, problem, params, n_samples, random_state=0, exact_max=No
         scale = np.where(keep, 1.0 / np.sqrt(np.where(keep, lam, 1.0)), 0.0)
         disp = (z * scale) @ U.T
         info = {"method": "exact", "n_params": layout.n, "rank": int(keep.sum()), "n_flat": int((~keep).sum())}
+        shift, ess = _mean_shift(_log_density(spec, layout, prob64), disp, (z[:, keep] ** 2).sum(1), problem.n_obs)
+        if shift is not None:
+            disp = disp + shift
+        info.update(mean_correction=shift is not None, correction_ess=ess)
     else:
         disp, info = _lowrank_displacements(spec, layout, prob64, z, rank, random_state)
     disp_t = torch.as_tensor(disp, dtype=torch.float64)
@@ -195,6 +213,31 @@ def laplace_draws(spec, problem, params, n_samples, random_state=0, exact_max=No
         p = layout.unflatten(disp_t[s], "cpu")
         draws.append({k: v.to(device=device, dtype=params[k].dtype) for k, v in p.items()})
     return draws, info
+
+
+def _mean_shift(log_density, disp, z_sq, n_obs):
+    """Shift that moves the Gaussian's mean to the exact posterior mean, by importance sampling.
+
+    A Gaussian at the mode has the right curvature but not the right centre: the logistic
+    likelihood's skew puts the posterior mean up to ~0.12 sd from the MAP (measured against
+    NUTS on d = 8, 500 comparisons). The draws are reweighted by exact posterior over
+    Gaussian density (self-normalised) and the weighted mean displacement is returned, with the
+    effective sample size as a fraction; ``(None, ess)`` when the weights are too uneven or the
+    data too large for the budget (``ess`` None then).
+    """
+    m = min(len(disp), CORRECTION_DRAWS)
+    if m < 100 or n_obs * m > CORRECTION_BUDGET:
+        return None, None
+    with torch.no_grad():
+        log_post = np.array([float(log_density(torch.as_tensor(d))) for d in disp[:m]])
+    # log q = -|z|^2 / 2 + const on the kept directions (the others do not move)
+    log_w = log_post + 0.5 * z_sq[:m]
+    w = np.exp(log_w - log_w.max())
+    w /= w.sum()
+    ess = float(1.0 / (w ** 2).sum() / m)
+    if not np.isfinite(ess) or ess < CORRECTION_MIN_ESS:
+        return None, ess
+    return w @ disp[:m], ess
 
 
 def _lowrank_displacements(spec, layout, problem, z, rank, random_state):
