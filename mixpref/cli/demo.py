@@ -8,6 +8,7 @@ import typer
 
 from ..errors import DataError
 from .errors import user_errors
+from .options import progress_bars
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +23,7 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
         seed: int = typer.Option(0, "--seed"),
         small: bool = typer.Option(False, "--small", help="Four topics, K in {1, 2}: a quick check."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars (model loading included)."),
     ):
         """Embed UKPConvArg1, find annotator types, compare rules, export DPO targets, report."""
         from rich.console import Console
@@ -33,10 +35,11 @@ def register(app: typer.Typer) -> None:
             k_values = tuple(int(k) for k in ks.split(",") if k.strip())
         except ValueError:
             raise DataError(f"--ks {ks!r}: expected integers separated by commas, e.g. 1,2,3") from None
-        result = run_demo(
-            out_dir=out, cache_dir=cache_dir, tracking_uri=tracking_uri, ks=k_values, rule=rule,
-            small=small, device=device, random_state=seed, console=console,
-        )
+        with progress_bars(progress):
+            result = run_demo(
+                out_dir=out, cache_dir=cache_dir, tracking_uri=tracking_uri, ks=k_values, rule=rule,
+                small=small, device=device, random_state=seed, console=console,
+            )
         m = result.metrics
         typer.echo(
             "\nmixpref demo done in {:.0f} s\n"
