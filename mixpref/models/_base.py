@@ -139,6 +139,10 @@ class PreferenceModel(PredictionMixin):
         self.posterior_samples_ = samples or None
         lw = E.log_weights(spec, self.params_, self.params_.get("theta", torch.zeros(1)))
         self.weights_ = torch.exp(lw).double().numpy()
+        self._restore_common(objective)
+
+    def _restore_common(self, objective):
+        """Fitted views every model derives the same way from ``params_`` (tie, alpha, objective)."""
         if "tie" in self.params_:
             self.tie_ = np.exp(self.params_["tie"].double().numpy())
         if "alpha" in self.params_:

@@ -201,12 +201,7 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
         else:
             w = self.params_["person_weights"].double().numpy()
             self.weights_ = w.mean(0) if len(w) else np.full(spec.n_types, 1.0 / spec.n_types)
-        if "tie" in self.params_:
-            self.tie_ = np.exp(self.params_["tie"].double().numpy())
-        if "alpha" in self.params_:
-            self.alpha_ = self.params_["alpha"].double().numpy()
-        if objective is not None:
-            self.objective_ = objective
+        self._restore_common(objective)
 
     # ------------------------------------------------------------------ fitted views
     @property
