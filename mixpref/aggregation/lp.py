@@ -154,8 +154,8 @@ def maxmin_lp(utilities, active_types, mask, chunk_size=2000):
     n, k, m = utilities.shape
     c = np.zeros((n, m + 1))
     c[:, -1] = -1.0
-    # t - sum_i x_i u_ki <= 0 for each active type
-    a_ub = np.concatenate([-utilities, np.ones((n, k, 1))], axis=2)
+    # t - sum_i x_i u_ki <= 0 for each active type; padding (x_i fixed at 0) may hold NaN
+    a_ub = np.concatenate([-np.where(mask[:, None, :], utilities, 0.0), np.ones((n, k, 1))], axis=2)
     a_ub[~active_types] = 0.0
     lower, upper = _bounds(utilities, mask)
     a_eq = np.concatenate([mask[:, None, :].astype(float), np.zeros((n, 1, 1))], axis=2)

@@ -154,6 +154,22 @@ def test_maxmin_value_matches_per_prompt_linprog(bt_mixture):
         assert achieved[p] >= u[p].min(axis=0).max() - 1e-9
 
 
+def test_maxmin_lp_ignores_padding_values():
+    # a Profile zeroes its padding, but the LPs are public helpers: NaN at padding (x_i is
+    # fixed at 0 there) must not reach linprog, for max-min as for min-max regret
+    from mixpref.aggregation.lp import maxmin_lp, minmax_regret_lp
+
+    u = np.array([[[1.0, 0.0, np.nan], [0.0, 1.0, np.nan]], [[2.0, 0.0, 1.0], [0.0, 2.0, 1.0]]])
+    mask = np.array([[True, True, False], [True, True, True]])
+    active = np.ones((2, 2), dtype=bool)
+    x, value = maxmin_lp(u, active, mask)
+    np.testing.assert_allclose(x[0], [0.5, 0.5, 0.0], atol=1e-9)
+    np.testing.assert_allclose(value, [0.5, 1.0], atol=1e-9)
+    x, value = minmax_regret_lp(u, active, mask)
+    np.testing.assert_allclose(x[0], [0.5, 0.5, 0.0], atol=1e-9)
+    np.testing.assert_allclose(value, [0.5, 1.0], atol=1e-9)
+
+
 def test_zero_weight_types_do_not_count_for_maxmin():
     r = np.array([[[1.0, 0.0], [0.0, 1.0]]])
     prof = mp.Profile.from_rewards(r, weights=[1.0, 0.0])
