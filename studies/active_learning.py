@@ -5,7 +5,9 @@ Four experiments with ``mixpref.active`` (``suggest``: objectives ``type``, ``re
 holds, drawn from the synthetic population's ground truth or recorded in the real data):
 
 1. **Population learning**: a 3-type population (d = 32, logit sd 2, 30 annotators); a
-   MixtureBT (Laplace posterior) refitted after every batch; held-out log-likelihood per
+   MixtureBT (Laplace posterior) refitted after every batch, warm-started: the previous
+   round's fit is one more start beside the model's own restarts and the best training
+   objective wins (``mixpref.active.refit``); held-out log-likelihood per
    comparison and ARI of the annotators' types vs the number of labels, each objective vs
    random, 3 seeds. Label saving: the labels the objective needs to reach the held-out LL
    that random reaches with the full budget, as a fraction of that budget.
@@ -17,7 +19,8 @@ holds, drawn from the synthetic population's ground truth or recorded in the rea
    prompts (3 candidates each); labels until the maximal lottery's support is identified
    (posterior probability of the true support >= 0.9, averaged over prompts), ``decision``
    vs ``reward`` vs random. The support in each posterior draw is the Smith set of the
-   draw's majority margins, which equals the maximal lottery's support with 3 candidates.
+   draw's majority margins, weighted by the draw's own type weights (the Laplace posterior
+   includes the weight logits), which equals the maximal lottery's support with 3 candidates.
 4. **Real-data replay**: UKPConvArg1 (a random subset of topics, MiniLM features): the pool
    is the labelled training judgments, a query reveals the recorded label; held-out LL of a
    Bradley-Terry model (Laplace posterior) vs labels for each objective (``type`` is
@@ -55,12 +58,13 @@ def config(small):
         return dict(seeds=[0], pop=dict(n_types=2, dim=8, n_annotators=10, n_prompts=10, responses_per_prompt=6),
                      pool=300, test=200, budget=60, step=30, restarts=1, draws=16,
                      onboard=dict(n_new=4, dim=16, n_annotators=40, per=30, pool=100, max_q=40),
-                     decision=dict(n_prompts=6, n_annotators=12, pool=300, budget=60, step=30, seeds=[0]),
+                     decision=dict(n_prompts=6, n_annotators=12, pool=300, budget=60, step=30, seeds=[0], logit_scale=1.5),
                      ukp=dict(topics=2, budget=100, step=50, seeds=[0]))
     return dict(seeds=[0, 1, 2], pop=dict(n_types=3, dim=32, n_annotators=30, n_prompts=50, responses_per_prompt=10),
                 pool=10000, test=1500, budget=1000, step=100, restarts=2, draws=64,
                 onboard=dict(n_new=60, dim=64, n_annotators=150, per=60, pool=300, max_q=150),
-                decision=dict(n_prompts=30, n_annotators=60, pool=8000, budget=1500, step=100, seeds=[0, 1, 2]),
+                decision=dict(n_prompts=30, n_annotators=60, pool=8000, budget=1500, step=100, seeds=[0, 1, 2],
+                              logit_scale=1.5),
                 ukp=dict(topics=8, budget=2000, step=200, seeds=[0, 1]))
 
 
@@ -236,11 +240,24 @@ class _TruthModel:
         return self._r
 
 
-def decisions(cfg, run):
+def true_margins(pop):
+    """(prompts, 3) |weighted majority margin| of each candidate pair under the truth (how close to a tie)."""
+    r = pop.truth.rewards.reshape(3, -1, 3)  # (type, prompt, candidate): 3 candidates per prompt, in order
+    m = np.einsum("k,kgij->gij", pop.truth.weights, np.tanh(0.5 * (r[..., :, None] - r[..., None, :])))
+    iu = np.triu_indices(3, 1)
+    return np.abs(m[:, iu[0], iu[1]])
+
+
+def decisions(cfg, run, logit_scale=None):
     dc = cfg["decision"]
-    curves = []
+    logit_scale = dc["logit_scale"] if logit_scale is None else logit_scale
+    curves, margins = [], []
     for seed in dc["seeds"]:
-        pop = decision_population(dc["n_prompts"], dc["n_annotators"], 16, 1.5, seed)
+        pop = decision_population(dc["n_prompts"], dc["n_annotators"], 16, logit_scale, seed)
+        closest = true_margins(pop).min(axis=1)
+        margins.append({"seed": seed, "cycle_prompts_median_min_margin": float(np.median(closest[::2])),
+                        "other_prompts_median_min_margin": float(np.median(closest[1::2])),
+                        "prompts_min_margin_below_0.05": int((closest < 0.05).sum())})
         pool = truth_pool(pop, dc["pool"], random_state=seed + 100)
         evaluate = support_identification(pop, candidate_pairs(pop.data))
         model = mp.MixtureBT(n_types=3, n_restarts=cfg["restarts"], inference="laplace", n_samples=200, random_state=seed)
@@ -258,7 +275,7 @@ def decisions(cfg, run):
         rows.append({"seed": seed, "objective": obj,
                      "labels_to_0.9": labels_to_reach(c.rename(columns={"support_probability": "value"}), 0.9),
                      "final_support_probability": c.support_probability.iloc[-1]})
-    return curves, pd.DataFrame(rows)
+    return curves, pd.DataFrame(rows), pd.DataFrame(margins)
 
 
 # ---------------------------------------------------------------------------- 4. UKPConvArg1 replay
@@ -286,7 +303,11 @@ def ukp_replay(cfg, args, run):
     return pd.concat(curves, ignore_index=True), note
 
 
-PART_ORDER = ["population", "onboarding", "decisions", "ukp"]
+PART_ORDER = ["population", "onboarding", "decisions", "decisions_clear", "ukp"]
+# reward scale of the clear-cycle population: at 1.5 the cycles hinge on a pair whose weighted majority
+# margin is ~0.02 (the 0.40 type's strong preference nearly cancels the two others' weaker ones);
+# at 3.0 preferences are nearly votes and that margin is ~0.145
+CLEAR_SCALE = 3.0
 
 
 def write_report(report, out, part, mark, study):
@@ -316,7 +337,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(HERE / "results" / "active_learning"))
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "mixpref" / "features"))
-    parser.add_argument("--parts", default="onboarding,decisions,ukp,population")
+    parser.add_argument("--parts", default="onboarding,decisions,decisions_clear,ukp,population")
     args = parser.parse_args(argv)
     cfg = config(args.small)
     parts = set(args.parts.split(","))
@@ -347,22 +368,34 @@ def main(argv=None):
                 ax.legend()
                 report.figure(fig, "onboarding_questions", "Questions needed per new annotator")
             path = write_report(report, args.out, "onboarding", mark, study)
-        if "decisions" in parts:
+        for part, scale in (("decisions", cfg["decision"]["logit_scale"]), ("decisions_clear", CLEAR_SCALE)):
+            if part not in parts:
+                continue
             mark = len(report.parts)
-            dc = cfg["decision"]
-            with study.run("decisions", params=dc) as run:
-                curves, table = decisions(cfg, run)
-                results["decisions"] = (curves, table)
+            dc = {**cfg["decision"], "logit_scale": scale}
+            stem = "decision" if part == "decisions" else "decision_clear"
+            with study.run(part, params=dc) as run:
+                curves, table, margins = decisions(cfg, run, logit_scale=scale)
+                results[part] = (curves, table, margins)
                 med = table.groupby("objective")["labels_to_0.9"].median()
-                report.text(f"## 3. Identifying the maximal lottery's support\n{dc['n_prompts']} prompts of 3 candidates "
-                            f"(half of them a Condorcet cycle), {dc['n_annotators']} annotators, pool {dc['pool']}, budget "
-                            f"{dc['budget']}, seeds {dc['seeds']}. Median labels until the posterior probability of the "
-                            f"true support, averaged over prompts, is >= 0.9: "
-                            + ", ".join(f"{k}: {v:g}" for k, v in med.items()) + " (NaN: not within the budget).")
-                report.table(table, "decision_labels", "Labels to identify the support (per seed)", ".4g")
-                report.table(curves, "decision_curves", None, ".4g")
-                plot_curves(report, curves, "support_probability", "decision_support", "P(true maximal-lottery support), mean over prompts", "probability")
-            path = write_report(report, args.out, "decisions", mark, study)
+                final = table.groupby("objective")["final_support_probability"].median()
+                title = ("## 3. Identifying the maximal lottery's support" if part == "decisions" else
+                         "## 3b. The same with clear cycles (preferences twice as sharp)")
+                report.text(f"{title}\n{dc['n_prompts']} prompts of 3 candidates "
+                            f"(half of them a Condorcet cycle), {dc['n_annotators']} annotators, reward scale "
+                            f"{scale:g}, pool {dc['pool']}, budget {dc['budget']}, seeds {dc['seeds']}; the support "
+                            "posterior reads the Laplace draws of the rewards and of the type weights. Median labels "
+                            "until the posterior probability of the true support, averaged over prompts, is >= 0.9: "
+                            + ", ".join(f"{k}: {v:g}" for k, v in med.items()) + " (NaN: not within the budget); "
+                            "median final probability: " + ", ".join(f"{k}: {v:.3f}" for k, v in final.items())
+                            + ". How close the true population is to a tie on each prompt (the smallest |weighted "
+                            "majority margin| over its three pairs):")
+                report.table(margins, f"{stem}_margins", "Closest pairwise margin of the true population", ".3g")
+                report.table(table, f"{stem}_labels", "Labels to identify the support (per seed)", ".4g")
+                report.table(curves, f"{stem}_curves", None, ".4g")
+                plot_curves(report, curves, "support_probability", f"{stem}_support",
+                            f"P(true maximal-lottery support), mean over prompts (scale {scale:g})", "probability")
+            path = write_report(report, args.out, part, mark, study)
         if "ukp" in parts:
             mark = len(report.parts)
             with study.run("ukp_replay", params=cfg["ukp"]) as run:

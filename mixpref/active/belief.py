@@ -7,7 +7,15 @@ basis (a mixture's types: the identity; a low-rank model's population atoms, plu
 weights of trained persons). Each candidate row has a posterior ``mix`` over hypotheses:
 its annotator's type posterior (or atom posterior after ``adapt``), or the population
 prior for an annotator the model has not seen. The population as voters (for the decision
-objective) is the first ``n_voters`` hypotheses with weights ``voter_weights``.
+objective) is the first ``n_voters`` hypotheses with weights ``voter_weights``, or, when the
+posterior carries the type weights (a mixture's Laplace, SVI or ensemble draws of its
+logits), with each draw's own weights ``voter_draws``: an outcome that hinges on who is the
+majority is then as uncertain as the weights are.
+
+A row's hypothesis (its annotator's type) is a persistent unknown when the model assigns
+types per annotator (every answer of that annotator shares it), and fresh noise per answer
+when it assigns them per observation (``per_answer_types``); BALD counts the former as
+something the answer can teach, the latter not.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ class Belief:
     new_annotator: np.ndarray  # (P,) bool: the row's annotator is unknown to the model (population prior)
     has_draws: bool
     point: np.ndarray = None  # (1, K, n) the point estimate (the type objective reads it)
+    voter_draws: np.ndarray = None  # (S, V) voter weights in each draw (None: voter_weights in every draw)
+    per_answer_types: bool = False  # the row's hypothesis is drawn afresh for every answer (level="observation")
 
     def __post_init__(self):
         if self.point is None:
@@ -53,6 +63,21 @@ def _linear_draws(model, features, n_draws, random_state):
     emb = np.asarray(features.embeddings, dtype=np.float64)
     S, K, d = len(idx), theta.shape[1], theta.shape[2]
     return (emb @ theta[idx].reshape(S * K, d).T).T.reshape(S, K, len(emb))
+
+
+def _weight_draws(model, n_draws, random_state):
+    """(S, K) type weights of the same stored draws as the reward draws (None: the posterior has no logits)."""
+    samples = getattr(model, "posterior_samples_", None)
+    if samples is None or "logits" not in samples or hasattr(model, "lowrank_spec_"):
+        return None
+    logits = samples["logits"].double().numpy()
+    if logits.ndim != 2 or logits.shape[1] < 2:
+        return None
+    # the same indices as _linear_draws and model.sample_rewards (same seed, same call)
+    idx = np.random.default_rng(random_state).choice(len(logits), size=int(n_draws), replace=int(n_draws) > len(logits))
+    z = logits[idx] - logits[idx].max(axis=1, keepdims=True)
+    w = np.exp(z)
+    return w / w.sum(axis=1, keepdims=True)
 
 
 def _basis_draws(model, features, n_draws, random_state, need_draws, objective):
@@ -108,4 +133,6 @@ def belief_of(model, features, row_annotators, *, n_draws=64, random_state=0, ne
         if K > 1 and len(known) and (~new).any():
             resp = model.responsibilities_.to_numpy()
             mix[~new] = resp[pos[~new]]
-    return Belief(basis, hyp, mix, voters, new, has_draws, point)
+    voter_draws = _weight_draws(model, basis.shape[0], random_state) if has_draws else None
+    per_answer = getattr(getattr(model, "spec_", None), "level", "annotator") == "observation"
+    return Belief(basis, hyp, mix, voters, new, has_draws, point, voter_draws=voter_draws, per_answer_types=per_answer)

@@ -7,7 +7,14 @@ hypothesis about the annotator and a draw of the rewards. With ``Hb`` the binary
 * ``type``: ``I(y; h) = Hb(sum_h pi_h p_h) - sum_h pi_h Hb(p_h)`` with ``p_h`` under the
   point estimate of the rewards: the expected information gain about the annotator's type
   or weights (the population held fixed, as ``adapt`` holds it);
-* ``reward`` (BALD): ``I(y; draw) = Hb(mean_s P_s) - mean_s Hb(P_s)``;
+* ``reward`` (BALD): the mutual information between the answer and the model's unknowns:
+  ``I(y; draw, h) = Hb(mean_s P_s) - mean_s sum_h pi_h Hb(p_sh)``. The row's hypothesis h
+  (its annotator's type) is an unknown of the model like the rewards, not noise: every
+  answer of that annotator shares it, so an answer that settles it is informative. (Treating
+  it as noise, ``Hb(mean_s P_s) - mean_s Hb(P_s)``, scores only the rewards' disagreement
+  and, on a mixture whose annotators' types are still uncertain, asks what teaches least.)
+  With types drawn per answer (``level="observation"``) h is noise and the second form is
+  used; a single model has one hypothesis and the two agree;
 * ``decision``: ``I(y; o) = Hb(mean_s P_s) - sum_c f_c Hb(mean_{s: o_s = c} P_s)`` with o_s
   the rule's outcome (Smith set proxy, :mod:`.outcomes`) for the row's prompt in draw s:
   how much the answer tells about what the rule will choose;
@@ -99,8 +106,11 @@ def score_pool(objective, belief, pool, outcome_codes=None, random_state=0):
         marginal = binary_entropy(Ps.mean(axis=1, dtype=np.float64))
         if objective == "uncertainty":
             out[sl] = marginal
-        elif objective == "reward":
+        elif objective == "reward" and belief.per_answer_types:
             out[sl] = marginal - binary_entropy(Ps).mean(axis=1, dtype=np.float64)
+        elif objective == "reward":
+            cond = np.einsum("csh,ch->cs", binary_entropy(p), mix)  # E_h Hb(p_sh) per draw
+            out[sl] = marginal - cond.mean(axis=1, dtype=np.float64)
         else:
             out[sl] = _decision(Ps.T, outcome_codes[:, pool.prompt_code[sl]])
     return np.maximum(out, 0.0) if objective != "uncertainty" else out

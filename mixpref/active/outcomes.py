@@ -44,7 +44,11 @@ def voter_margins(belief, cand_rows, cand_mask):
     r = np.einsum("vk,skn->svn", belief.hypotheses[:V], belief.basis)[:, :, cand_rows].astype(np.float32)
     # P(i > j) - P(j > i) = tanh((r_i - r_j) / 2); float32 is ample for a sign
     pref = np.tanh(0.5 * (r[..., :, None] - r[..., None, :]))
-    margins = np.tensordot(belief.voter_weights.astype(np.float32), pref, axes=([0], [1]))
+    if belief.voter_draws is not None:
+        # each draw's own type weights (the posterior's uncertainty about who is the majority)
+        margins = np.einsum("sv,svgij->sgij", belief.voter_draws.astype(np.float32), pref)
+    else:
+        margins = np.tensordot(belief.voter_weights.astype(np.float32), pref, axes=([0], [1]))
     return np.where(cand_mask[None, :, :, None] & cand_mask[None, :, None, :], margins, 0.0)
 
 

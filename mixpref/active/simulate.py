@@ -27,6 +27,7 @@ from ..data.arrays import ComparisonArrays
 from ..data.operations import take
 from ..data.preference_data import PreferenceData
 from ..errors import DataError
+from .refit import refit
 from .suggest import suggest
 
 
@@ -64,10 +65,6 @@ def truth_pool(population, n_pairs, annotators=None, types=None, random_state=0)
                           response_key=data._response_key)
 
 
-def _fresh(model):
-    return type(model)(**model.get_params())
-
-
 def _evaluate(model, features, test, labels):
     row = {}
     if test is not None:
@@ -82,11 +79,12 @@ def _evaluate(model, features, test, labels):
 
 
 def simulate(model, pool, features, *, objective, budget, step, n_initial=None, test=None, labels=None,
-             batch="greedy", random_state=0, n_draws=64, evaluate=None):
+             batch="greedy", random_state=0, n_draws=64, evaluate=None, warm_start=True):
     """Learning curve of ``objective``: start from ``n_initial`` random labels, then ask ``step`` at a time.
 
     Each round fits a fresh copy of ``model`` (its constructor arguments) to the labels
-    revealed so far, evaluates it, and asks ``suggest`` for the next ``step`` rows of
+    revealed so far (``warm_start``: a mixture's previous round's fit is one more start, the
+    best training objective wins, :func:`mixpref.active.refit.refit`), evaluates it, and asks ``suggest`` for the next ``step`` rows of
     ``pool`` (labelled PreferenceData: a query reveals the row's label), until ``budget``
     labels. The initial labels depend only on ``random_state``, so objectives compared
     with one seed start from the same labels.
@@ -96,7 +94,8 @@ def simulate(model, pool, features, *, objective, budget, step, n_initial=None, 
     DataFrame
         One row per round: ``n_labels``, ``log_likelihood`` (mean per held-out comparison of
         ``test``, unseen annotators predicted prequentially) and ``ari`` (types vs ``labels``,
-        a Series of true types by annotator, for mixtures), ``seconds``, plus whatever
+        a Series of true types by annotator, for mixtures), ``seconds``, ``warm_start`` (the
+        previous round's start won), plus whatever
         ``evaluate(model)`` returns (a dict).
     """
     if not isinstance(pool, PreferenceData):
@@ -109,11 +108,12 @@ def simulate(model, pool, features, *, objective, budget, step, n_initial=None, 
     rng = np.random.default_rng(random_state)
     asked = list(rng.choice(P, size=min(n_initial, budget), replace=False))
     rows = []
+    fitted = None
     while True:
         t0 = time.perf_counter()
-        # study=False: the loop's many refits are not runs of their own (the caller logs the curve)
-        fitted = _fresh(model).fit(take(data, np.asarray(asked), []), features, study=False)
-        row = {"objective": objective, "n_labels": len(asked)}
+        # refit logs nowhere: the loop's many refits are not runs of their own (the caller logs the curve)
+        fitted = refit(model, take(data, np.asarray(asked), []), features, previous=fitted if warm_start else None)
+        row = {"objective": objective, "n_labels": len(asked), "warm_start": fitted.warm_start_}
         row.update(_evaluate(fitted, features, test, labels))
         if evaluate is not None:
             row.update(evaluate(fitted))

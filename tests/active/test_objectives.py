@@ -52,18 +52,51 @@ def test_type_eig_equals_prior_entropy_minus_expected_posterior_entropy(H):
         assert got[row] == pytest.approx(_entropy(prior) - expected_post_entropy, abs=1e-9)
 
 
-def test_bald_matches_monte_carlo_reference():
-    belief, pool, pairs = _setup(S=40, K=2, seed=3)
+def _mutual_information(joint):
+    """I(y; x) by a plain loop over a joint table joint[x][y] (x: whatever the answer may reveal)."""
+    py = [sum(row[y] for row in joint) for y in (0, 1)]
+    mi = 0.0
+    for row in joint:
+        px = row[0] + row[1]
+        for y in (0, 1):
+            if row[y] > 0:
+                mi += row[y] * np.log(row[y] / (px * py[y]))
+    return mi
+
+
+@pytest.mark.parametrize("per_answer", [False, True])
+def test_bald_equals_mutual_information_from_the_joint_table(per_answer):
+    S, K = 7, 3
+    belief, pool, pairs = _setup(S=S, K=K, seed=3)
+    belief.per_answer_types = per_answer
     got = score_pool("reward", belief, pool)
-    rng = np.random.default_rng(0)
-    for row, (i, j) in list(enumerate(pairs))[:5]:
-        # P(y=1 | draw s), the row's type mixed out; MI estimated by sampling (s, y) pairs
-        ps = np.array([sum(belief.mix[row, h] * _p(belief, s, h, i, j) for h in range(2)) for s in range(40)])
-        s = rng.integers(0, 40, size=200_000)
-        y = rng.random(200_000) < ps[s]
-        py = ps.mean()
-        log_ratio = np.where(y, np.log(ps[s]) - np.log(py), np.log1p(-ps[s]) - np.log1p(-py))
-        assert got[row] == pytest.approx(log_ratio.mean(), abs=4e-3)
+    for row, (i, j) in enumerate(pairs):
+        mix = belief.mix[row]
+        joint = []
+        for s in range(S):
+            if per_answer:
+                # the type is redrawn for every answer: only the draw s persists
+                p1 = sum(mix[h] * _p(belief, s, h, i, j) for h in range(K))
+                joint.append([(1 - p1) / S, p1 / S])
+            else:
+                # the annotator's type persists across answers: the answer may reveal (s, h)
+                for h in range(K):
+                    p1 = _p(belief, s, h, i, j)
+                    joint.append([mix[h] * (1 - p1) / S, mix[h] * p1 / S])
+        assert got[row] == pytest.approx(_mutual_information(joint), abs=1e-9)
+
+
+def test_bald_of_one_draw_and_one_type_is_zero_and_of_two_opposite_draws_is_log2():
+    belief, pool, pairs = _setup(S=2, K=1, seed=1)
+    assert np.allclose(score_pool("reward", Belief(belief.basis[:1], belief.hypotheses, belief.mix,
+                                                   belief.voter_weights, belief.new_annotator, True), pool), 0.0)
+    # two draws with huge opposite rewards: the answer names the draw, 1 bit = log 2 nats
+    basis = np.zeros((2, 1, 6))
+    basis[0, 0, 0], basis[1, 0, 0] = 40.0, -40.0
+    b = Belief(basis, belief.hypotheses, belief.mix, belief.voter_weights, belief.new_annotator, True)
+    got = score_pool("reward", b, pool)
+    first = [r for r, (i, j) in enumerate(pairs) if i == 0]
+    assert np.allclose(got[first], np.log(2), atol=1e-6)
 
 
 def _smith_brute(margin, valid):
@@ -105,6 +138,25 @@ def test_decision_objective_matches_explicit_conditional_entropies():
             q = ps[sel].mean()
             cond += sel.mean() * _entropy([q, 1 - q])
         assert got[row] == pytest.approx(h_y - cond, abs=1e-9)
+
+
+def test_decision_objective_reads_each_draws_voter_weights():
+    belief, pool, pairs = _setup(S=25, K=3, n=4, seed=6)
+    belief.voter_draws = np.random.default_rng(0).dirichlet(np.ones(3) * 0.5, size=25)
+    codes, _ = outcome_codes(belief, pool)
+    got = score_pool("decision", belief, pool, codes)
+    sets = []
+    for s in range(25):
+        r = belief.basis[s]
+        w = belief.voter_draws[s]
+        margin = sum(w[k] * (2 / (1 + np.exp(-(r[k][:, None] - r[k][None, :]))) - 1) for k in range(3))
+        sets.append(frozenset(_smith_brute(margin, np.ones(4, bool))))
+    for row, (i, j) in enumerate(pairs):
+        ps = np.array([sum(belief.mix[row, h] * _p(belief, s, h, i, j) for h in range(3)) for s in range(25)])
+        cond = sum(np.mean([x == o for x in sets]) * _entropy([ps[[x == o for x in sets]].mean(),
+                                                               1 - ps[[x == o for x in sets]].mean()])
+                   for o in set(sets))
+        assert got[row] == pytest.approx(_entropy([ps.mean(), 1 - ps.mean()]) - cond, abs=1e-9)
 
 
 def test_uncertainty_is_predictive_entropy_and_random_is_seeded():

@@ -39,3 +39,14 @@ def test_labels_to_reach_interpolates_between_rounds():
     assert study.labels_to_reach(curve, -0.55) == pytest.approx(250)
     assert study.labels_to_reach(curve, -0.8) == 100
     assert np.isnan(study.labels_to_reach(curve, -0.4))
+
+
+def test_decision_population_cycles_hinge_on_the_margin_computed_by_hand():
+    study = _load()
+    # weights 0.40/0.35/0.25 on the rank scores 2/1/0 of a cycle: on one pair the 0.40 type prefers by 2
+    # steps and the other two by 1 step, so the margin is 0.6 tanh(s/2) - 0.4 tanh(s) at reward scale s
+    for scale in (1.5, 3.0):
+        pop = study.decision_population(6, 60, 16, scale, 0)
+        closest = study.true_margins(pop).min(axis=1)[::2]  # the cycle prompts
+        by_hand = 0.6 * np.tanh(scale / 2) - 0.4 * np.tanh(scale)
+        assert np.allclose(closest, by_hand, atol=0.03)
