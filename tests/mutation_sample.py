@@ -56,6 +56,8 @@ EQUIVALENT = {
         "GPU here)",
     "mixpref.models.inference.optimizers.x_lbfgs__mutmut_27": "an L-BFGS history of 31 instead of 30 pairs changes "
         "the path, not the optimum the fit converges to (within its tolerance)",
+    "mixpref.models.inference.linear_lbfgs.xǁLinearObjectiveǁvalue__mutmut_6": "data(params, None) computes X @ "
+        "theta.T itself (both objectives built on LinearObjective accept z=None): the same value, bit for bit",
     "mixpref.models.selection.x_select_n_types__mutmut_84": "the held-out set is never empty (split refuses that), "
         "and then both branches give groups.max() + 1",
     "mixpref.models.selection.x_select_n_types__mutmut_85": "a minlength below groups.max() + 1 is ignored by bincount",
@@ -82,21 +84,6 @@ EQUIVALENT = {
 }
 # survivors that do change behaviour, with what a test would need (they count against the score)
 NOT_KILLED = {
-    "mixpref.models.selection.x_select_n_types__mutmut_173": "fits inside select_n_types would log to an active "
-        "mp.Study; needs a test that activates a Study and counts its runs",
-    "mixpref.models.inference.svi.x_fit_svi__mutmut_94": "the progress bar's label; needs a test reading the bar",
-    "mixpref.models.inference.map_fit.x_fit_map__mutmut_99": "the fit trace of a warm-started fit (init given, as in "
-        "bootstrap refits); needs a test reading that trace entry",
-    "mixpref.models.inference.linear_lbfgs.xǁLinearObjectiveǁvalue__mutmut_6": "LinearObjective.value (objective "
-        "without gradient, used by the line search); needs a direct test against value_grad's value",
-    "mixpref.models.inference.batching.x_batch_groups__mutmut_60": "the torch.distributed branch (comm); its tests "
-        "(tests/distributed) are outside the mutation test folders",
-    "mixpref.models._engine.x_obs_loglik__mutmut_70": "comparison_loglik reads params only for Davidson ties; needs a "
-        "fast engine-level test of a Davidson-ties fit",
-    "mixpref.models._engine.x_scores__mutmut_10": "the streamed design matrix (RowSource) path of scores(); needs a "
-        "fast test that scores a model from streamed features",
-    "mixpref.targets.dpo_pairs.x_to_dpo_pairs__mutmut_37": "a posterior lottery's pairs with a reference policy; "
-        "needs a test comparing them with the mean lottery's pairs under the same reference",
 }
 
 # mutants stopped by hand after running far past their tests' time (mutmut's own timeout did not fire)
@@ -132,6 +119,20 @@ for _n, _why in {
     EQUIVALENT[_SP + _n] = _why
 
 
+# mutants drawn per module: 30 each, more where a 30-mutant sample cannot show a lower bound of 85%
+# (the largest modules, and those with survivors in the first sample); a larger draw extends the
+# smaller one (random.sample picks the same first names for these population sizes)
+DEFAULT_SIZE = 30
+SIZES = {
+    "mixpref.models.inference": 100,
+    "mixpref.models._engine": 60,
+    "mixpref.models.selection": 60,
+    "mixpref.targets.dpo_pairs": 60,
+}
+CONFIDENCE = 0.95
+DECIDED = ("killed", "survived", "no tests", "timeout", "segfault")
+
+
 def _core_files():
     conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "mixpref").rglob("*.py"))
@@ -142,41 +143,91 @@ def _group(module):
     return "mixpref.models.inference" if module.startswith("mixpref.models.inference") else module
 
 
-def all_names():
-    """{module group: sorted mutant names}, from mutmut's mutator on the current sources."""
+def _sources():
+    """{module group: sorted mutant names}, {mutant name: hash of its function}, from the current sources."""
     from mutmut.mutation.file_mutation import mutate_file_contents
     from mutmut.utils.format_utils import get_mutant_name
 
-    groups = collections.defaultdict(list)
+    groups, hashes = collections.defaultdict(list), {}
     for path in _core_files():
         mutated = mutate_file_contents(path, (ROOT / path).read_text())
         for name in mutated.mutant_names:
             key = get_mutant_name(Path(path), name)
             groups[_group(key.rsplit(".", 1)[0])].append(key)
-    return {g: sorted(v) for g, v in groups.items()}
+            hashes[key] = mutated.hash_by_function_name.get(name.rsplit("__mutmut_", 1)[0])
+    return {g: sorted(v) for g, v in groups.items()}, hashes
 
 
-def sample(groups, n):
-    return {g: random.Random(f"{SEED}:{g}").sample(names, min(n, len(names))) for g, names in sorted(groups.items())}
+def all_names():
+    """{module group: sorted mutant names}, from mutmut's mutator on the current sources."""
+    return _sources()[0]
+
+
+def sample(groups, n=None):
+    """The seeded sample: ``n`` mutants per module, or :data:`SIZES` (default 30) when ``n`` is None."""
+    sizes = {g: n if n is not None else SIZES.get(g, DEFAULT_SIZE) for g in groups}
+    return {g: random.Random(f"{SEED}:{g}").sample(names, min(sizes[g], len(names)))
+            for g, names in sorted(groups.items())}
 
 
 def _results():
+    """Module groups, mutmut's status and the mutated function's hash of every mutant under mutants/."""
     from mutmut.stats import status_by_exit_code
 
-    groups, status = collections.defaultdict(list), {}
+    groups, status, hashes = collections.defaultdict(list), {}, {}
     for f in sorted(glob.glob(str(ROOT / "mutants/mixpref/**/*.meta"), recursive=True)):
-        for key, code in json.loads(Path(f).read_text())["exit_code_by_key"].items():
-            groups[_group(key.rsplit(".", 1)[0])].append(key)
+        meta = json.loads(Path(f).read_text())
+        module = None
+        for key, code in meta["exit_code_by_key"].items():
+            module = key.rsplit(".", 1)[0]
+            groups[_group(module)].append(key)
             status[key] = status_by_exit_code[code]
-    return {g: sorted(v) for g, v in groups.items()}, status
+        for fn, h in meta.get("hash_by_function_name", {}).items():
+            if module is not None:
+                hashes[f"{module}.{fn}"] = h
+    return {g: sorted(v) for g, v in groups.items()}, status, hashes
 
 
-def report(n, show_diffs=True):
-    groups, status = _results()
+def todo(n=None, survivors=False):
+    """Sampled mutants (from the current sources) that mutmut has no valid result for.
+
+    A result is stale when the mutated function changed since mutmut stored it (its hash
+    differs); mutmut resets those itself when it regenerates the mutants. With
+    ``survivors``, surviving mutants are listed too (to re-test them after new tests).
+    """
+    groups, hashes = _sources()
+    _, status, old_hashes = _results()
+    out = []
+    for names in sample(groups, n).values():
+        for key in names:
+            fn = key.rsplit("__mutmut_", 1)[0]
+            st = status.get(key, "not checked")
+            stale = hashes.get(key) != old_hashes.get(fn)
+            if key in HUNG:
+                continue
+            if stale or st not in DECIDED or (survivors and st in ("survived", "no tests") and key not in EQUIVALENT):
+                out.append(key)
+    return out
+
+
+def lower_bound(killed, run, confidence=CONFIDENCE):
+    """One-sided Clopper-Pearson lower confidence bound of a kill rate (killed of run)."""
+    from scipy.stats import beta
+
+    if run == 0:
+        return float("nan")
+    return 0.0 if killed == 0 else float(beta.ppf(1 - confidence, killed, run - killed + 1))
+
+
+def report(n=None, show_diffs=True):
+    groups, status, _ = _results()
     picked = sample(groups, n)
-    print("| module | mutants | sampled | killed | survived | equivalent | timeout | not run | score |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    bonferroni = 1 - (1 - CONFIDENCE) / len(picked)
+    print(f"| module | mutants | sampled | killed | survived | equivalent | timeout | not run | score | "
+          f"{CONFIDENCE:.0%} lower bound |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     total, survivors = collections.Counter(), []
+    weighted = collections.Counter()
     for g, pick in picked.items():
         c = collections.Counter()
         for key in pick:
@@ -185,17 +236,31 @@ def report(n, show_diffs=True):
                 st = "equivalent" if key in EQUIVALENT else "survived"
                 survivors.append((key, st))
             c[st if st in ("killed", "survived", "equivalent", "timeout") else "not run"] += 1
-        run = c["killed"] + c["timeout"] + c["survived"]
-        score = f"{(c['killed'] + c['timeout']) / run:.0%}" if run else "-"
+        caught, run = c["killed"] + c["timeout"], c["killed"] + c["timeout"] + c["survived"]
+        score = f"{caught / run:.0%}" if run else "-"
+        low = f"{lower_bound(caught, run):.1%}" if run else "-"
         print(f"| {g} | {len(groups[g])} | {len(pick)} | {c['killed']} | {c['survived']} | {c['equivalent']} | "
-              f"{c['timeout']} | {c['not run']} | {score} |")
+              f"{c['timeout']} | {c['not run']} | {score} | {low} |")
         total.update(c)
         total["mutants"] += len(groups[g])
         total["sampled"] += len(pick)
+        if run:
+            weighted["rate"] += len(groups[g]) * caught / run
+            weighted["low"] += len(groups[g]) * lower_bound(caught, run, bonferroni)
+            weighted["mutants"] += len(groups[g])
     run = total["killed"] + total["timeout"] + total["survived"]
-    print(f"| **all** | {total['mutants']} | {total['sampled']} | {total['killed']} | {total['survived']} | "
-          f"{total['equivalent']} | {total['timeout']} | {total['not run']} | "
-          f"{(total['killed'] + total['timeout']) / max(run, 1):.0%} |")
+    print(f"| **all** (pooled sample) | {total['mutants']} | {total['sampled']} | {total['killed']} | "
+          f"{total['survived']} | {total['equivalent']} | {total['timeout']} | {total['not run']} | "
+          f"{(total['killed'] + total['timeout']) / max(run, 1):.0%} | |")
+    if weighted["mutants"]:
+        print(f"| **all** (weighted by mutants) | {total['mutants']} | | | | | | | "
+              f"{weighted['rate'] / weighted['mutants']:.1%} | {weighted['low'] / weighted['mutants']:.1%} |")
+    print()
+    print(f"Lower bounds: one-sided {CONFIDENCE:.0%} Clopper-Pearson, scipy `beta.ppf({1 - CONFIDENCE:.2f}, killed, "
+          f"survived + 1)` over killed + survived (equivalent mutants excluded). Weighted overall: each module's "
+          f"rate weighted by its number of mutants; its bound weights the modules' simultaneous bounds "
+          f"(each at {bonferroni:.2%}, Bonferroni over {len(picked)} modules, so all hold together with "
+          f"probability >= {CONFIDENCE:.0%}).")
     print()
     for key, st in survivors:
         why = EQUIVALENT.get(key) or NOT_KILLED.get(key, "")
@@ -209,10 +274,13 @@ def report(n, show_diffs=True):
 
 
 if __name__ == "__main__":
-    what, n = sys.argv[1], int(sys.argv[2])
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    what, n = (args[0] if args else ""), (int(args[1]) if len(args) > 1 else None)
     if what == "names":
         print(" ".join(k for names in sample(all_names(), n).values() for k in names))
+    elif what == "todo":
+        print(" ".join(todo(n, survivors="--survivors" in sys.argv)))
     elif what == "report":
         report(n, show_diffs="--no-diffs" not in sys.argv)
     else:
-        raise SystemExit("usage: mutation_sample.py names|report N")
+        raise SystemExit("usage: mutation_sample.py names|todo|report [N] [--survivors] [--no-diffs]")

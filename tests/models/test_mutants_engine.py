@@ -1,10 +1,13 @@
 """Engine and inference helpers at their edges (written to kill mutmut survivors;
 tests/MUTATION.md). References: float64 numpy/math by the formula."""
 
+import dataclasses
 import math
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
+import pytest
 import torch
 
 from mixpref.models import _engine as E
@@ -53,3 +56,54 @@ def test_init_params_starting_values():
     assert p["logits"].tolist() == [0.0, 0.0, 0.0] and p["b1"].abs().sum().item() == 0.0
     assert all(v.dtype == torch.float32 for v in p.values())
     assert p["w1"].shape == (3, 4, 5) and p["w2"].shape == (3, 5)
+
+
+def test_mlp_scores_read_streamed_rows():
+    # a non-linear reward cannot be streamed block by block: scores() materialises the rows of a
+    # RowSource (the store's rows ia) and must give the oracle's MLP rewards of exactly those rows
+    from mixpref.models._rows import RowSource
+
+    from ..reference import oracles as O
+
+    rng = np.random.default_rng(4)
+    store = rng.normal(size=(7, 3)).astype(np.float32)
+    ia = np.array([5, 0, 3, 3])
+    w1, b1, w2 = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
+    params = {"w1": torch.tensor(w1), "b1": torch.tensor(b1), "w2": torch.tensor(w2)}
+    spec = E.Spec(n_types=2, reward="mlp", hidden=4)
+    got = E.scores(spec, params, RowSource(store, ia, dtype=torch.float64, block_rows=2))
+    ref = O.mlp_rewards(w1, b1, w2, store.astype(np.float64)[ia]).T
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_davidson_ties_with_comparisons_and_rankings_in_one_problem():
+    # both kinds of observation in one fit: the comparisons' Davidson terms need the tie parameter,
+    # the rankings are Plackett-Luce; log-likelihoods (comparisons first) against the oracles
+    import mixpref as mp
+
+    from ..reference import oracles as O
+    from .conftest import features_for, make_data
+
+    rng = np.random.default_rng(5)
+    n_resp = 8
+    phi = rng.normal(size=(n_resp, 3)).astype(np.float32).astype(np.float64)
+    a = rng.integers(0, n_resp, 60)
+    b = (a + rng.integers(1, n_resp, 60)) % n_resp
+    y = rng.choice([0.0, 0.5, 1.0], size=60)
+    rankings = [rng.choice(n_resp, size=2 + i % 3, replace=False).tolist() for i in range(20)]
+    cmp = make_data(a, b, y, n_responses=n_resp)
+    ranked = make_data([0], [1], [1], rankings=rankings, n_responses=n_resp)
+    # each data set codes responses in its own order: recode the rankings to the comparisons' table
+    code = pd.Index(cmp.responses["response_id"]).get_indexer(ranked.responses["response_id"])
+    items = np.where(ranked.ranking_arrays.items >= 0, code[ranked.ranking_arrays.items], -1)
+    data = mp.PreferenceData(cmp.prompts, cmp.responses, cmp.annotators, cmp.arrays,
+                             dataclasses.replace(ranked.ranking_arrays, items=items))
+    assert len(data) == 80
+    feats = features_for(data, phi)
+    m = mp.BradleyTerry(ties="davidson", prior_scale=1.0, dtype="float64").fit(data, feats)
+    nu = float(np.asarray(m.tie_).ravel()[0])
+    r = O.linear_rewards(m.coef_, phi)
+    ref = np.r_[O.comparison_loglik_matrix(r, a, b, y, ties="davidson", nu=nu)[:, 0],
+                O.ranking_loglik_matrix(r, rankings)[:, 0]]
+    np.testing.assert_allclose(m.log_likelihood(data, feats), ref, rtol=1e-10)
+    assert m.objective_ * 80 == pytest.approx(ref.sum() + O.normal_log_prior(m.coef_, 1.0), rel=1e-9)

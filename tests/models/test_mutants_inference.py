@@ -37,3 +37,52 @@ def test_a_budget_below_one_annotator_is_refused():
     assert str(err.value).startswith("memory_budget: 735 bytes is smaller than one block (736 bytes: the largest "
                                      "annotator's 5 observations x 2 types and one row block of 3-d features)")
     assert batch_groups(_problem(torch.float32), spec, {"memory_budget": 736}) == 1
+
+
+def test_distributed_sizing_uses_the_largest_need_of_any_rank():
+    # comm.max_int is the maximum over ranks: another rank with more observations decides the
+    # batch size for all (every rank must step through the same number of minibatches)
+    spec = SimpleNamespace(n_types=2)
+    seen = []
+
+    def max_int(value):  # this rank's need vs another rank's (twice the observations, same largest annotator)
+        seen.append(value)
+        return max(value, {6400: 12800}.get(value, value))
+
+    p = _problem(torch.float32)
+    p.comm, p.n_groups_total = SimpleNamespace(max_int=max_int), 20
+    # 12,800 bytes over a 3,200-byte budget: 4 batches of the 20 annotators in all -> 5 each
+    assert batch_groups(p, spec, {"memory_budget": 3200}) == 5
+    assert seen == [6400, 736]  # the whole need, then the one-annotator block (see the test above)
+
+
+def test_svi_progress_bar_is_labelled(capsys):
+    import mixpref as mp
+
+    pop = mp.synthetic.population(n_types=1, n_annotators=4, comparisons_per_annotator=5, dim=2, random_state=0)
+    mp.BradleyTerry(inference="svi", svi_steps=3, n_samples=2, progress=True).fit(pop.data, pop.features, study=False)
+    err = capsys.readouterr().err
+    # tqdm redraws at most every 0.1 s, so only the first frame is certain: the label and the 3 steps
+    assert "\rsvi:   0%|" in err and "| 0/3 [" in err
+
+
+def test_warm_started_fit_records_its_trace():
+    # a fit from given parameters (bootstrap refits): one trace entry, with the objective it
+    # returned, the LBFGS iterations (few: it starts at the optimum) and its time
+    import mixpref as mp
+    from mixpref.models import _engine as E
+    from mixpref.models._problem import build_problem
+    from mixpref.models.inference.map_fit import FitTrace, fit_map
+
+    pop = mp.synthetic.population(n_types=1, n_annotators=10, comparisons_per_annotator=10, dim=3, random_state=1)
+    problem = build_problem(pop.data, pop.features, dtype=torch.float64)
+    spec = E.Spec(n_types=1, prior_scale=1.0)
+    cold = FitTrace()
+    params, value = fit_map(spec, problem, trace=cold)
+    warm = FitTrace()
+    params2, value2 = fit_map(spec, problem, init=params, trace=warm)
+    assert [set(r) for r in cold.restarts + warm.restarts] == [{"init", "objective", "iterations", "seconds"}] * 2
+    (entry,) = warm.restarts
+    assert entry["init"] == "given" and entry["objective"] == value2 == pytest.approx(value, abs=1e-9)
+    assert isinstance(entry["iterations"], int) and 0 <= entry["iterations"] < cold.restarts[0]["iterations"]
+    assert 0 < entry["seconds"] <= warm.seconds

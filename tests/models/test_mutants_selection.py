@@ -49,3 +49,21 @@ def test_bic_table_has_float_nan_standard_errors():
     res = mp.select_n_types(pop.data, pop.features, ks=[1], criterion="bic", n_restarts=1, refit=False)
     assert res.table["se"].dtype == np.float64 and res.table["se"].isna().all()
     assert res.table["heldout_ll"].dtype == np.float64
+
+
+@pytest.mark.parametrize("criterion", ["heldout", "bic"])
+def test_fits_inside_selection_log_nowhere(criterion):
+    # select_n_types fits many candidate models; none of them may reach an active mp.Study:
+    # every "fit" event they emit says study=False (the tracking side skips those)
+    from mixpref import events
+
+    pop = mp.synthetic.population(n_types=2, n_annotators=12, comparisons_per_annotator=6, dim=3, random_state=2)
+    seen = []
+    handle = events.subscribe(lambda name, payload: seen.append(payload.get("study", "missing"))
+                              if name == "fit" else None)
+    try:
+        mp.select_n_types(pop.data, pop.features, ks=[1, 2], criterion=criterion, n_restarts=1, refit=True,
+                          random_state=0)
+    finally:
+        events.unsubscribe(handle)
+    assert len(seen) >= 2 and all(s is False for s in seen), seen

@@ -92,3 +92,28 @@ def test_pairwise_labels_refuse_beta_with_the_reason():
     assert str(err.value) == (
         "labels='pairwise' with beta/reference: head-to-head probabilities do not depend on the trainer's beta "
         "or reference, so their DPO optimum is not the lottery; use labels='lottery' (the default with beta)")
+
+
+def test_posterior_lottery_labels_use_the_reference_policy():
+    # labels="lottery" from a LotteryPosterior: the mean lottery q's labels at beta and the given
+    # reference pi, sigma(beta [(log q_c - log pi_c) - (log q_r - log pi_r)]), by hand
+    from scipy.special import expit
+
+    def matrix(a, b, c):
+        return np.array([[0.5, a, b], [1 - a, 0.5, c], [1 - b, 1 - c, 0.5]])
+
+    # Condorcet cycles x > y > z > x of different strengths: every draw's maximal lottery is mixed
+    draws = np.stack([matrix(0.8, 0.3, 0.6), matrix(0.7, 0.4, 0.9), matrix(0.6, 0.2, 0.7)])[:, None, None]
+    prof = mp.Profile(draws.mean(0), [1.0], samples=draws, candidates=np.array([["x", "y", "z"]], dtype=object),
+                      prompts=["q"])
+    post = mp.aggregate(prof, "maximal_lottery", posterior=True, study=False, method="lp")
+    q = np.asarray(post.mean.probs, dtype=float)[0]
+    assert (q > 0.05).all() and np.ptp(q) > 0.03
+    ref = np.array([[0.2, 0.5, 0.3]])
+    pairs = mp.to_dpo_pairs(post, strategy="all_pairs", labels="lottery", beta=2.0, reference=ref, confidence=None)
+    assert len(pairs) == 3
+    idx = {"x": 0, "y": 1, "z": 2}
+    for _, row in pairs.iterrows():
+        c, r = idx[row["chosen_id"]], idx[row["rejected_id"]]
+        expected = expit(2.0 * ((np.log(q[c]) - np.log(ref[0, c])) - (np.log(q[r]) - np.log(ref[0, r]))))
+        assert row["p_chosen"] == pytest.approx(expected, rel=1e-9)
