@@ -93,9 +93,11 @@ class Problem:
       each (``diff``). Cheaper when responses are fresh (each used about once): half the
       rows of the gather, and no index_add in the backward pass.
 
-    A design matrix larger than ``stream_bytes`` is never materialised: it stays a
+    A design matrix larger than ``stream_bytes`` is never materialised whole: it stays a
     :class:`~mixpref.models._rows.RowSource` read block by block from ``phi`` (an array,
-    a memory map or the cache's shards) in every forward and backward pass.
+    a memory map or the cache's shards) in every forward and backward pass, except for a
+    leading run of rows that the budget can hold besides ``working_bytes`` and two blocks
+    (kept resident, so a budget slightly below the matrix costs little time).
     ``phi_rows`` maps each response to its row of ``phi`` (default: row i).
     """
 
@@ -129,6 +131,9 @@ class Problem:
             items = np.where(items >= 0, recode[np.maximum(items, 0)], -1)
         self._store, self._store_rows = store, phi_rows[used_idx]
         self.stream_bytes = stream_bytes
+        # bytes of the fit's other tensors, set by whoever knows the model (inference.batching):
+        # a streamed design matrix keeps resident what stream_bytes leaves after them
+        self.working_bytes = 0
         self.n_responses = len(used_idx)
         self.logp_ref = None if logp_ref is None else torch.as_tensor(np.asarray(logp_ref)[used_idx], dtype=dtype, device=device)
         resp_prompt = np.asarray(response_prompt, dtype=np.int64)[used_idx]
@@ -186,15 +191,20 @@ class Problem:
         # a sharded (distributed) problem replaces these: totals over all ranks and the communicator
         self.n_total = self.n_obs
         self.comm = None
-        if formulation == "diff":
+        if formulation == "diff" and not self.streamed:
             # the difference matrix last, with this constructor's temporaries freed first: alive
-            # while it is built they added to the fit's peak memory (0.05 GB at N = 400k)
+            # while it is built they added to the fit's peak memory (0.05 GB at N = 400k). A
+            # streamed one waits for first use, when working_bytes says how much may stay resident
             del used, used_idx, recode, resp_prompt, prompt_codes, ann, group
             self._diff = self._maybe_materialize(self.comparison_source())
 
     # ------------------------------------------------------------------ design matrices
     def _source(self, ia, ib=None) -> RowSource:
-        return RowSource(self._store, ia, ib, dtype=self.dtype, device=self.device, block_rows=self.block_rows)
+        block = self.block_rows
+        if isinstance(self._store, np.ndarray) and not isinstance(self._store, np.memmap):
+            # rows already in RAM: no read to amortise, and a block that stays in cache streams faster
+            block = min(block, 4096)
+        return RowSource(self._store, ia, ib, dtype=self.dtype, device=self.device, block_rows=block)
 
     @property
     def block_rows(self) -> int:
@@ -206,7 +216,11 @@ class Problem:
 
     def _maybe_materialize(self, source: RowSource):
         if self.stream_bytes is not None and source.nbytes > self.stream_bytes:
-            return source
+            # what the budget leaves after the fit's other tensors (working_bytes) and two blocks
+            # in flight (a block and the b rows subtracted from it) stays resident; the rest streams
+            row = max(source.nbytes // max(source.n_rows, 1), 1)
+            spare = float(self.stream_bytes) - self.working_bytes - 2 * source.block_rows * row
+            return source.keep_resident(int(max(spare, 0) // row))
         source.block_rows = min(source.block_rows, 2048)  # building X must not hold much more than X
         return source.materialize()
 

@@ -7,6 +7,9 @@ array, a memory-mapped array (float16 or float32), or any object with ``take_row
 (the cache's sharded features). When the matrix fits the memory budget it is materialised
 once; otherwise :class:`StreamedLinear` recomputes its blocks from the store in the forward
 and the backward pass, so resident memory stays at one block plus the store's own pages.
+Between the two, a :class:`RowSource` can keep a leading run of its rows materialised
+(:meth:`RowSource.keep_resident`) and stream only the rest: a budget a little smaller than
+the matrix costs a little streaming, not a 3-5x slower fit.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ class RowSource:
     [[1.0, 0.0, -1.0], [0.0, 1.0, -1.0]]
     """
 
+    # rows per block over the resident part: views, so only a temporary of a caller (scatter) has this size
+    RESIDENT_BLOCK = 8192
+
     def __init__(self, store, ia, ib=None, *, dtype=torch.float32, device="cpu", block_rows=65536):
         self.store = store
         self.ia = np.asarray(ia, dtype=np.int64)
@@ -47,6 +53,21 @@ class RowSource:
         self.dtype, self.device = dtype, torch.device(device)
         self.n_rows, self.dim = len(self.ia), store_dim(store)
         self.block_rows = max(1, int(block_rows))
+        self.resident = None  # rows 0..n_resident-1, materialised (keep_resident)
+
+    @property
+    def n_resident(self) -> int:
+        return 0 if self.resident is None else int(self.resident.shape[0])
+
+    def keep_resident(self, n_rows: int) -> "RowSource":
+        """Materialise the first ``n_rows`` rows once; only the rest is re-read from the store in each pass."""
+        n_rows = max(0, min(int(n_rows), self.n_rows))
+        self.resident = None
+        if n_rows:
+            head = RowSource(self.store, self.ia[:n_rows], None if self.ib is None else self.ib[:n_rows],
+                             dtype=self.dtype, device=self.device, block_rows=min(self.block_rows, 2048))
+            self.resident = head.materialize()
+        return self
 
     @property
     def nbytes(self) -> int:
@@ -58,19 +79,37 @@ class RowSource:
         return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).to(self.device, self.dtype)
 
     def block(self, start: int, stop: int) -> torch.Tensor:
+        m = self.n_resident
+        if stop <= m:
+            return self.resident[start:stop]
+        if start < m:  # a block straddling the resident part (ranges() never asks for one)
+            return torch.cat([self.resident[start:], self.block(m, stop)])
+        if self._direct():
+            # the b rows subtracted in place: two block-sized arrays alive, not three
+            x = np.take(self.store, self.ia[start:stop], axis=0)
+            if self.ib is not None:
+                np.subtract(x, np.take(self.store, self.ib[start:stop], axis=0), out=x)
+            return torch.from_numpy(x)
         x = self._rows(self.ia[start:stop])
         if self.ib is not None:
             x = x - self._rows(self.ib[start:stop])
         return x
 
+    def _direct(self) -> bool:
+        """Whether rows can be gathered with numpy straight into a tensor's memory (CPU, same dtype)."""
+        return (isinstance(self.store, np.ndarray) and self.device.type == "cpu"
+                and self.store.dtype == {torch.float32: np.float32, torch.float64: np.float64}.get(self.dtype))
+
     def ranges(self):
-        for start in range(0, self.n_rows, self.block_rows):
+        m = self.n_resident
+        for start in range(0, m, self.RESIDENT_BLOCK):
+            yield start, min(start + self.RESIDENT_BLOCK, m)
+        for start in range(m, self.n_rows, self.block_rows):
             yield start, min(start + self.block_rows, self.n_rows)
 
     def materialize(self) -> torch.Tensor:
         out = torch.empty((self.n_rows, self.dim), dtype=self.dtype, device=self.device)
-        direct = (isinstance(self.store, np.ndarray) and self.device.type == "cpu"
-                  and self.store.dtype == {torch.float32: np.float32, torch.float64: np.float64}.get(self.dtype))
+        direct = self._direct()
         for start, stop in self.ranges():
             if direct:
                 # rows gathered straight into X: one block-sized temporary (the b rows) instead of three

@@ -26,14 +26,16 @@ def batch_groups(problem, spec, opts):
     if budget and problem.stream_bytes is None:
         # a design matrix larger than the budget will be streamed from the features, never materialised
         problem.stream_bytes = float(budget)
+    bytes_per = 4 if problem.dtype == torch.float32 else 8
+    per_obs = 16 * spec.n_types * bytes_per
+    # a streamed design matrix keeps resident what the budget leaves after these
+    problem.working_bytes = problem.n_obs * per_obs
     # build the design matrix now (or decide to stream it), before any function transform touches it
     _ = problem.diff if problem.formulation == "diff" else problem.phi
     if opts.get("batch_size"):
         return int(opts["batch_size"])
     if not budget:
         return None
-    bytes_per = 4 if problem.dtype == torch.float32 else 8
-    per_obs = 16 * spec.n_types * bytes_per
     largest = int(problem.group_size.max()) if problem.group_size is not None and problem.n_groups else 0
     row = problem.dim * bytes_per
     need, need_one = problem.n_obs * per_obs, largest * per_obs + 8 * row
