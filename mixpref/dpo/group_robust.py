@@ -6,6 +6,13 @@ that labelled it (or the fitted mixture's posterior over types); the trainer kee
 (``α_k ← α_k exp(η L_k)``, renormalised), and descends ``Σ_k α_k L_k``. The worst-off type
 gains weight until the losses balance.
 
+What drives the weights is a choice (``group_objective``): ``"dpo"`` is GR-DPO's own signal,
+each type's DPO loss in excess of its labels' entropy; ``"win_rate"`` is the quantity the
+max-min rule protects, each type's win-rate shortfall ``1 − WR_k(π)`` (its expected win rate
+of the current policy against the reference, computed exactly from the type's labelled
+pairs by :class:`PairWinRates`). Either way the policy descends ``Σ_k α_k L_k`` with
+``L_k`` the type's DPO loss.
+
 ``type_pairs`` builds such data from a profile (each type's own labels on every pair), and
 ``type_win_rates`` measures each type's win rate of a trained policy for the reports.
 """
@@ -16,6 +23,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+
+GROUP_OBJECTIVES = ("dpo", "win_rate")
+
+
+def check_group_objective(name):
+    if name not in GROUP_OBJECTIVES:
+        raise DataError(f"group_objective: got {name!r}, expected one of {', '.join(map(repr, GROUP_OBJECTIVES))}")
+    return name
 
 
 def type_posteriors(pairs, n_types=None):
@@ -64,6 +79,9 @@ class GroupWeights:
     n_types : int
     step_size : float
         ``η`` of ``α_k ← α_k exp(η L_k)``.
+    blocks : array of int (n_types,), optional
+        One simplex per block (e.g. per prompt, see :func:`prompt_blocks`): the weights are
+        renormalised within each block. Default: one simplex over all groups (GR-DPO).
 
     Examples
     --------
@@ -75,7 +93,7 @@ class GroupWeights:
     True
     """
 
-    def __init__(self, n_types, step_size=0.01):
+    def __init__(self, n_types, step_size=0.01, blocks=None):
         import torch
 
         if int(n_types) < 1:
@@ -87,13 +105,24 @@ class GroupWeights:
         if not step_size > 0:
             raise DataError(f"group_step: got {step_size!r}, expected a positive number")
         self.step_size = step_size
-        self.log_alpha = torch.full((int(n_types),), -float(np.log(n_types)), dtype=torch.float64)
+        self.blocks = None if blocks is None else torch.as_tensor(np.asarray(blocks), dtype=torch.int64)
+        if self.blocks is not None and self.blocks.shape != (int(n_types),):
+            raise DataError(f"blocks: got shape {tuple(self.blocks.shape)}, expected ({int(n_types)},)")
+        self.log_alpha = self._normalise(torch.zeros(int(n_types), dtype=torch.float64))
+
+    def _normalise(self, x):
+        import torch
+
+        if self.blocks is None:
+            return torch.log_softmax(x, 0)
+        n = int(self.blocks.max()) + 1
+        top = torch.full((n,), -torch.inf, dtype=x.dtype).scatter_reduce(0, self.blocks, x, "amax")[self.blocks]
+        total = torch.zeros(n, dtype=x.dtype).index_add_(0, self.blocks, torch.exp(x - top))[self.blocks]
+        return x - top - torch.log(total)
 
     @property
     def alpha(self):
-        import torch
-
-        return torch.softmax(self.log_alpha, 0)
+        return self.log_alpha.exp()
 
     def objective(self, per_example, type_probs, weights):
         """``(Σ_k α_k L_k, L)`` with ``L_k`` the type-posterior- and weight-weighted mean loss of type k."""
@@ -109,7 +138,96 @@ class GroupWeights:
 
         step = self.step_size if step_size is None else step_size
         losses = losses.detach().to(torch.float64).cpu()
-        self.log_alpha = torch.log_softmax(self.log_alpha + step * losses, 0)
+        self.log_alpha = self._normalise(self.log_alpha + step * losses)
+
+
+def prompt_blocks(type_probs, prompt_rows):
+    """(G,) the prompt row of each group, for one simplex of group weights per prompt.
+
+    Raises a DataError when a group has pairs on more than one prompt (then the groups do
+    not nest in prompts, e.g. one group per type over all prompts). A group without pairs
+    gets a block of its own.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prompt_blocks(np.eye(4)[[0, 1, 2, 3, 3]], np.array([0, 0, 1, 1, 1])).tolist()
+    [0, 0, 1, 1]
+    """
+    rows = np.asarray(prompt_rows)
+    blocks = np.empty(type_probs.shape[1], dtype=np.int64)
+    fresh = int(rows.max()) + 1 if rows.size else 0
+    for g in range(type_probs.shape[1]):
+        where = np.unique(rows[type_probs[:, g] > 0])
+        if where.size > 1:
+            raise DataError(
+                f"pairs: group {g} has pairs on {where.size} prompts; group_simplex='prompt' needs groups nested in "
+                "prompts (one group per (prompt, type): mp.dpo.type_pairs(profile, per_prompt=True))"
+            )
+        blocks[g] = where[0] if where.size else fresh
+        fresh += where.size == 0
+    return blocks
+
+
+class PairWinRates:
+    """Each group's expected win rate (ties half) of a tabular policy against the reference.
+
+    A type's win rate on a prompt is linear in the policy: with ``W_ij`` the type's
+    probability that i beats j, ``WR = Σ_ij π_i W_ij ref_j = ½ + Σ_{pairs {c,r}} (W_cr − ½)
+    (π_c ref_r − π_r ref_c)``, so it is exact from the type's labelled pairs (``p_chosen``
+    = ``W_cr``) when the type labels each of the prompt's candidate pairs once, as
+    :func:`type_pairs` does; an unlabelled pair counts as a tie. A group's win rate is the
+    mean over prompts weighted by the group's ``weight`` mass on each prompt.
+
+    Parameters
+    ----------
+    positions : ndarray (n, 3)
+        (prompt row, chosen column, rejected column) of each pair in the candidate grid.
+    p_chosen : ndarray (n,)
+        The labelling type's probability that chosen beats rejected.
+    type_probs : ndarray (n, G)
+        Group membership of each pair (:func:`type_posteriors`).
+    weights : ndarray (n,)
+    n_candidates : ndarray (P,)
+        Candidates per prompt (to check that no group labels a prompt's pairs twice).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> pos = np.array([[0, 0, 1], [0, 1, 0]])      # type 0 prefers a, type 1 prefers b
+    >>> wr = PairWinRates(pos, np.array([1.0, 1.0]), np.eye(2), np.ones(2), np.array([2]))
+    >>> wr(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.5]])).tolist()   # always play a
+    [0.75, 0.25]
+    """
+
+    def __init__(self, positions, p_chosen, type_probs, weights, n_candidates, device=None):
+        import torch
+
+        def f64(x):
+            return torch.tensor(np.asarray(x, dtype=np.float64), dtype=torch.float64, device=device)
+
+        self.i, self.c, self.r = (torch.tensor(np.asarray(positions[:, k]), device=device) for k in range(3))
+        r = f64(type_probs)
+        self.r_edge = r * (f64(p_chosen) - 0.5)[:, None]
+        self.mass = r.new_zeros((len(n_candidates), r.shape[1])).index_add_(0, self.i, r * f64(weights)[:, None])
+        count = torch.zeros_like(self.mass).index_add_(0, self.i, r).cpu().numpy()
+        n_pairs = np.asarray(n_candidates) * (np.asarray(n_candidates) - 1) / 2
+        over = np.argwhere(count > n_pairs[:, None] + 1e-6)
+        if over.size:
+            p, g = (int(v) for v in over[0])
+            raise DataError(
+                f"pairs: group {g} labels {count[p, g]:g} pairs on prompt row {p}, which has only {n_pairs[p]:g}; "
+                "group_objective='win_rate' needs each pair of a prompt labelled at most once per group (one soft "
+                "label per type, as mp.dpo.type_pairs gives)"
+            )
+        self.total = self.mass.sum(0).clamp_min(1e-300)
+
+    def __call__(self, probs, reference):
+        """(G,) win rates; ``probs`` and ``reference`` are (P, M) tensors on the grid."""
+        i, c, r = self.i, self.c, self.r
+        edge = probs[i, c] * reference[i, r] - probs[i, r] * reference[i, c]
+        advantage = self.mass.new_zeros(self.mass.shape).index_add_(0, i, self.r_edge * edge[:, None])
+        return (self.mass * (0.5 + advantage)).sum(0) / self.total
 
 
 def type_pairs(profile, strategy="all_pairs", min_prob=0.0, per_prompt=False):

@@ -125,6 +125,11 @@ def _build_class():
             The per-pair loss of ``group_robust`` (soft labels).
         group_step : float
             Exponentiated-gradient step on the type weights, applied after each training batch.
+        group_objective : {"dpo"}
+            What drives the type weights: each type's excess DPO loss (GR-DPO). The tabular
+            trainer's ``"win_rate"`` is refused here: an LM's win rate against its reference
+            is an expectation over everything it can generate, not a function of the pairs
+            in the batch (estimating it needs samples and a preference model per type).
         n_types : int, optional
             Number of types for ``group_robust`` with a ``type`` column (default: max + 1).
 
@@ -143,8 +148,14 @@ def _build_class():
         """
 
         def __init__(self, model, ref_model=None, args=None, train_dataset=None, *rest, loss_type="soft",
-                     group_loss="soft", group_step=0.01, n_types=None, **kwargs):
+                     group_loss="soft", group_step=0.01, n_types=None, group_objective="dpo", **kwargs):
             check_trl_version()
+            if group_objective != "dpo":
+                raise DataError(
+                    f"group_objective: got {group_objective!r}; SoftDPOTrainer supports only 'dpo' (GR-DPO's excess "
+                    "loss). 'win_rate' needs each type's exact win rate of the policy against the reference, which "
+                    "mp.dpo.train_tabular computes for a tabular policy but an LM's batch of pairs does not determine"
+                )
             from .losses import RENAMED
 
             if loss_type in RENAMED:

@@ -15,7 +15,7 @@ import pandas as pd
 from ..errors import DataError
 from ..targets.reference import grid_lookup, reference_logprobs
 from .._device import resolve_device
-from ._pairs import check_loss, require_columns, single_thread_if_small, soft_labels_and_weights
+from ._pairs import check_loss, float_column, require_columns, single_thread_if_small, soft_labels_and_weights
 
 
 @dataclass
@@ -137,8 +137,10 @@ def train_tabular(
     optimizer=None,
     device="auto",
     group_loss="soft",
-    group_step=1.0,
+    group_step=None,
     group_rounds=60,
+    group_objective="dpo",
+    group_simplex="all",
 ):
     """Train a softmax policy over each prompt's candidates on DPO pairs (full batch, exact).
 
@@ -177,14 +179,30 @@ def train_tabular(
         ``"auto"`` picks CUDA when available.
     group_loss : str
         ``loss="group_robust"``: the per-pair loss (soft labels by default).
-    group_step : float
+    group_step : float, optional
         ``loss="group_robust"``: the exponentiated-gradient step ``η`` on the type weights
-        (with L-BFGS, ``η/√t`` in round t).
+        (with L-BFGS, ``η/√t`` in round t). Default 1 for ``group_objective="dpo"``, 10 for
+        ``"win_rate"`` (win-rate shortfalls differ by hundredths near the balance; measured
+        on the dpo_targets study's 60/40 population).
     group_rounds : int
         ``loss="group_robust"`` with L-BFGS: rounds of (solve the policy for fixed type
         weights; exponentiated-gradient step on the weights), i.e. mirror ascent on the dual,
-        whose averaged weights converge to the saddle point; the policy is then solved for the
-        averaged weights. With Adam the weights move after every step, as in GR-DPO.
+        whose averaged weights (over the second half of the rounds) converge to the saddle
+        point; the policy is then solved for the averaged weights. With Adam the weights move after every step, as in GR-DPO.
+    group_objective : {"dpo", "win_rate"}
+        ``loss="group_robust"``: what drives the type weights. ``"dpo"``: each type's
+        ``group_loss`` in excess of its labels' entropy (GR-DPO). ``"win_rate"``: each
+        type's win-rate shortfall, 1 − its expected win rate of the current policy against
+        the reference (exact, from the type's ``p_chosen`` labels; see
+        :class:`mixpref.dpo.group_robust.PairWinRates`): the quantity max-min aggregation
+        protects. The policy descends the weighted DPO loss either way.
+    group_simplex : {"all", "prompt"}
+        ``loss="group_robust"``: ``"all"``: one simplex of weights over all groups (GR-DPO);
+        ``"prompt"``: one per prompt, for groups nested in prompts (``type_pairs(profile,
+        per_prompt=True)``). The tabular policy of each prompt is independent of the others,
+        so with one simplex over (prompt, type) groups the weights concentrate on the worst
+        prompts and the others are left unprotected; one simplex per prompt protects the worst
+        type on every prompt, as max-min aggregation does.
 
     Returns
     -------
@@ -205,14 +223,17 @@ def train_tabular(
     from .losses import loss as loss_fn
 
     group = None
-    if loss == "group_robust":
-        from .group_robust import GroupWeights, type_posteriors
+    loss_is_group = loss == "group_robust"
+    if loss_is_group:
+        from .group_robust import GroupWeights, check_group_objective, type_posteriors
 
+        check_group_objective(group_objective)
         check_loss(group_loss)
         loss = group_loss
         soft_labels = True if soft_labels is None else soft_labels
         type_probs = type_posteriors(pairs)
-        group = GroupWeights(type_probs.shape[1], group_step)
+        if group_simplex not in ("all", "prompt"):
+            raise DataError(f"group_simplex: got {group_simplex!r}, expected 'all' or 'prompt'")
     check_loss(loss)
     if optimizer is None:
         optimizer = "adam" if loss == "hinge" else "lbfgs"
@@ -222,6 +243,13 @@ def train_tabular(
         raise DataError(f"steps: got {steps}, expected an integer >= 0")
     prompts, cand, mask = candidate_grid(candidates)
     pos = pair_positions(pairs, prompts, cand, mask)
+    if group is None and loss_is_group:
+        from .group_robust import prompt_blocks
+
+        blocks = prompt_blocks(type_probs, pos[:, 0]) if group_simplex == "prompt" else None
+        if group_step is None:
+            group_step = 10.0 if group_objective == "win_rate" else 1.0
+        group = GroupWeights(type_probs.shape[1], group_step, blocks)
     p, w = soft_labels_and_weights(pairs, loss, soft_labels)
     ref = _reference_grid(reference, prompts, cand, mask)
 
@@ -244,6 +272,19 @@ def train_tabular(
     history = []
 
     r_t = None if group is None else torch.tensor(type_probs, **f64)
+    win_rates = None
+    if group is not None and group_objective == "win_rate":
+        from .group_robust import PairWinRates
+
+        label = float_column(pairs, "p_chosen") if "p_chosen" in pairs.columns else np.ones(len(pairs))
+        win_rates = PairWinRates(pos, label, type_probs, w, mask.sum(1), device=dev)
+        ref_t = torch.as_tensor(ref, **f64)
+
+    def adversary_signal():
+        if win_rates is None:
+            return group.pending
+        with torch.no_grad():
+            return 1.0 - win_rates(log_policy().exp(), ref_t)
     # types' losses are compared as excess over their own floor (the labels' entropy), else a
     # type with noisier labels would look worst-off however well it is served
     floor = 0.0 if p_t is None or group is None else -(torch.xlogy(p_t, p_t) + torch.xlogy(1 - p_t, 1 - p_t))
@@ -260,14 +301,18 @@ def train_tabular(
     with single_thread_if_small(dev, mask.size + 3 * len(pos)):
         if optimizer == "lbfgs" and group is not None:
             # the objective is convex in the logits and linear in the type weights: mirror ascent
-            # on the dual g(α) = min_π Σ α_k L_k(π), whose gradient is the losses at the inner optimum
+            # on the dual g(α) = min_π Σ α_k L_k(π), whose gradient is the losses at the inner optimum;
+            # the weights are averaged over the second half of the rounds (suffix averaging: the early
+            # rounds' transient would otherwise bias the average, measured on the win-rate signal)
+            rounds = int(group_rounds)
             log_avg = torch.zeros_like(group.log_alpha)
-            for t in range(int(group_rounds)):
+            for t in range(rounds):
                 _lbfgs(torch, logits, objective, steps, history)
-                log_avg += group.alpha
-                group.update(group.pending, group.step_size / np.sqrt(t + 1))
-            if int(group_rounds) > 0:
-                group.log_alpha = torch.log(log_avg / int(group_rounds))
+                if t >= rounds // 2:
+                    log_avg += group.alpha
+                group.update(adversary_signal(), group.step_size / np.sqrt(t + 1))
+            if rounds > 0:
+                group.log_alpha = torch.log(log_avg / (rounds - rounds // 2))
             _lbfgs(torch, logits, objective, steps, history)
         elif optimizer == "lbfgs":
             _lbfgs(torch, logits, objective, steps, history)
@@ -279,7 +324,7 @@ def train_tabular(
                 value.backward()
                 opt.step()
                 if group is not None:
-                    group.update(group.pending)
+                    group.update(adversary_signal())
                 history.append(value.item())
     history = np.asarray(history)
     with torch.no_grad():
