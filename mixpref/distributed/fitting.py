@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import torch
 
 from .._device import resolve_device, resolve_dtype
 from ..errors import DataError
@@ -25,7 +26,9 @@ def fit(model, data, features, *, comm=None, study=None):
     summed over ranks, so the optimiser on every rank sees the exact full-data objective:
     the result equals a one-process fit (up to floating-point summation order). Every rank
     returns the fitted model; only rank 0 emits the ``fit`` event (what tracking logs).
-    ``inference="map"`` only (LBFGS, or minibatch Adam when the memory budget asks for it).
+    ``inference="map"`` (LBFGS, or minibatch Adam when the memory budget asks for it) or
+    ``"svi"`` (after the MAP fit, the ELBO's gradients summed over ranks at every step:
+    every rank holds the same guide, see :mod:`mixpref.distributed.svi`).
 
     Examples
     --------
@@ -46,8 +49,8 @@ def fit(model, data, features, *, comm=None, study=None):
     opts = model._options()
 
     def setup():
-        if opts["inference"] != "map":
-            raise DataError(f"inference: got {opts['inference']!r}; a distributed fit supports 'map' only")
+        if opts["inference"] not in ("map", "svi"):
+            raise DataError(f"inference: got {opts['inference']!r}; a distributed fit supports 'map' and 'svi'")
         check_data(data)
         check_features(features)
         if len(data) == 0:
@@ -75,8 +78,14 @@ def fit(model, data, features, *, comm=None, study=None):
     seen = comm.sum_array(np.bincount(known, minlength=n_ann)[:n_ann]) > 0
     if spec.level == "annotator":
         resp = resp[:n_ann][seen]
+    samples = None
+    if result.samples:  # the same draws on every rank (the same guide, the same seed)
+        samples = {k: torch.stack([s[k].detach().cpu() for s in result.samples]) for k in result.samples[0]}
     model._restore(spec, params, n_features_in=problem.dim,
-                   annotators=pd.Index(data.annotators)[seen] if n_ann else pd.Index([]), responsibilities=resp)
+                   annotators=pd.Index(data.annotators)[seen] if n_ann else pd.Index([]), responsibilities=resp,
+                   samples=samples)
+    for name, value in result.attributes.items():
+        setattr(model, name, value)
     model.objective_ = float(result.objective)
     model.fit_trace_ = result.trace
     model.fit_seconds_ = time.perf_counter() - t0

@@ -282,15 +282,19 @@ def responsibilities(spec: Spec, params: dict, problem: Problem) -> torch.Tensor
 
 
 # ---------------------------------------------------------------------- Pyro
-def pyro_model(spec: Spec, problem: Problem):
+def pyro_model(spec: Spec, problem: Problem, global_scale: float = 1.0):
     """The generative model as a Pyro model with the discrete type enumerated.
 
     Sites: reward parameters (``theta`` or ``w1``/``b1``/``w2``; Normal prior, or improper
     flat when ``prior_scale`` is None), ``tie`` and ``alpha`` (flat), ``weights``
     (Dirichlet) and ``type`` (Categorical, one per group, enumerated in parallel).
+    ``global_scale`` multiplies the log densities of the global (parameter) sites: on each
+    of P ranks holding a shard of the groups, ``1 / P`` makes the sum over ranks count the
+    prior once and the data of every group once (distributed SVI).
     """
     import pyro
     import pyro.distributions as dist
+    from pyro import poutine
     from pyro.distributions import constraints
     from pyro.ops.indexing import Vindex
 
@@ -298,6 +302,19 @@ def pyro_model(spec: Spec, problem: Problem):
     dev, dt = problem.device, problem.dtype
 
     def model():
+        with poutine.scale(scale=float(global_scale)):
+            params, weights = global_sites()
+        K = spec.n_types
+        ll = obs_loglik(spec, params, problem)
+        if K == 1:
+            pyro.factor("obs", ll.sum())
+            return
+        gll = group_loglik(ll, problem)
+        with pyro.plate("groups", problem.n_groups):
+            z = pyro.sample("type", dist.Categorical(weights), infer={"enumerate": "parallel"})
+            pyro.factor("obs", Vindex(gll)[torch.arange(problem.n_groups, device=dev), z])
+
+    def global_sites():
         params = {}
         for name, shape in shapes.items():
             if name == "logits":
@@ -314,15 +331,11 @@ def pyro_model(spec: Spec, problem: Problem):
                 d = dist.ImproperUniform(constraints.real, (), shape)
             params[name] = pyro.sample(name, d)
         K = spec.n_types
-        ll = obs_loglik(spec, params, problem)
-        if K == 1:
-            pyro.factor("obs", ll.sum())
-            return
-        weights = pyro.sample("weights", dist.Dirichlet(torch.full((K,), float(spec.concentration), device=dev, dtype=dt)))
-        gll = group_loglik(ll, problem)
-        with pyro.plate("groups", problem.n_groups):
-            z = pyro.sample("type", dist.Categorical(weights), infer={"enumerate": "parallel"})
-            pyro.factor("obs", Vindex(gll)[torch.arange(problem.n_groups, device=dev), z])
+        weights = None
+        if K > 1:
+            weights = pyro.sample("weights", dist.Dirichlet(torch.full((K,), float(spec.concentration), device=dev,
+                                                                       dtype=dt)))
+        return params, weights
 
     return model
 

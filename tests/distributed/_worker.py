@@ -19,9 +19,12 @@ def population(kind):
     return pop.data, pop.features
 
 
-def estimators():
+def estimators(mode="ok"):
     import mixpref as mp
 
+    if mode == "svi":
+        svi = {"dtype": "float64", "inference": "svi", "svi_steps": 40, "n_samples": 5}
+        return {"bt": mp.BradleyTerry(**svi), "mix": mp.MixtureBT(n_types=2, n_restarts=2, **svi)}
     return {"bt": mp.BradleyTerry(dtype="float64"), "mix": mp.MixtureBT(n_types=2, dtype="float64", n_restarts=2)}
 
 
@@ -55,7 +58,7 @@ def run(rank, world, port, out, kind, mode):
             data = data.select(annotators=list(data.annotators[:-1]))
         if mode == "missing-shard":
             feats = cached_features(feats, f"{out}.cache{rank}", drop_one=rank == 1)
-        ests = estimators()
+        ests = estimators(mode)
         if mode == "tiny-budget":
             ests = {"mix": mp.MixtureBT(n_types=2, memory_budget=1000)}
         if mode == "minibatch":
@@ -69,7 +72,10 @@ def run(rank, world, port, out, kind, mode):
             np.savez(out, **{f"{k}_objective": m.objective_ for k, m in results.items()},
                      **{f"{k}_{p}": v.numpy() for k, m in results.items() for p, v in m.params_.items()},
                      mix_resp=results["mix"].responsibilities_.to_numpy(),
-                     mix_per_rank=np.array(results["mix"].distributed_["observations_per_rank"]))
+                     mix_per_rank=np.array(results["mix"].distributed_["observations_per_rank"]),
+                     **{f"{k}_svi_losses": m.svi_losses_ for k, m in results.items() if hasattr(m, "svi_losses_")},
+                     **{f"{k}_draw_{p}": v.numpy() for k, m in results.items() if m.posterior_samples_ is not None
+                        for p, v in m.posterior_samples_.items()})
     except mp.DataError as err:
         with open(f"{out}.rank{rank}.err", "w") as f:
             f.write(str(err))

@@ -48,6 +48,27 @@ def test_two_ranks_fit_the_same_objective_and_parameters_as_one_process(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("kind", ["fresh", "shared"])
+def test_two_ranks_run_the_one_process_svi(tmp_path, kind):
+    # the same seed draws the same guide noise on every rank and in one process; each rank's ELBO
+    # counts the prior and the guide's entropy 1/2 and its own annotators' data once, and the
+    # gradients are summed: every step's full-data loss equals the one-process loss
+    out = _launch(tmp_path, kind, mode="svi")
+    got = np.load(out)
+    data, feats = _worker.population(kind)
+    for name, est in _worker.estimators("svi").items():
+        ref = est.fit(data, feats)
+        np.testing.assert_allclose(got[f"{name}_svi_losses"], ref.svi_losses_, rtol=1e-6, err_msg=name)
+        for p, v in ref.params_.items():
+            np.testing.assert_allclose(got[f"{name}_{p}"], v.numpy(), atol=1e-5, err_msg=f"{name} {p}")
+        for p, v in ref.posterior_samples_.items():
+            np.testing.assert_allclose(got[f"{name}_draw_{p}"], v.numpy(), atol=1e-5, err_msg=f"{name} draws {p}")
+        # the guide moved away from its MAP start: the comparison is not of two untouched initialisations
+        start = _worker.estimators()[name].fit(data, feats)  # the same estimator with inference="map"
+        assert max(float((ref.params_[p] - start.params_[p]).abs().max()) for p in ref.params_) > 1e-3
+
+
+@pytest.mark.slow
 def test_ranks_with_different_data_fail_on_every_rank_with_a_clear_error(tmp_path):
     out = _launch(tmp_path, "shared", mode="different-data")
     errors = [Path(f"{out}.rank{r}.err") for r in range(2)]

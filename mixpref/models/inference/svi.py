@@ -20,7 +20,10 @@ def fit_svi(spec: E.Spec, problem: E.Problem, init_params: dict, *, guide="norma
 
     pyro.set_rng_seed(int(random_state))
     pyro.clear_param_store()
-    model = E.pyro_model(spec, problem)
+    # a shard of a distributed fit: global sites scaled 1/P on each rank, gradients summed (distributed.svi)
+    comm = getattr(problem, "comm", None)
+    world = 1 if comm is None else comm.world_size
+    model = E.pyro_model(spec, problem, global_scale=1.0 / world)
     blocked = poutine.block(model, expose=E.continuous_sites(spec, problem.dim))
     values = E.params_to_sites(spec, init_params)
     init = init_to_value(values=values)
@@ -35,15 +38,30 @@ def fit_svi(spec: E.Spec, problem: E.Problem, init_params: dict, *, guide="norma
     else:  # nothing to enumerate
         elbo_cls = JitTrace_ELBO if jit else Trace_ELBO
     elbo = elbo_cls(max_plate_nesting=1, ignore_jit_warnings=True) if jit else elbo_cls(max_plate_nesting=1)
-    svi = SVI(model, g, pyro.optim.ClippedAdam({"lr": lr}), elbo)
+    optim = pyro.optim.ClippedAdam({"lr": lr})
+    if comm is None:
+        step = SVI(model, g, optim, elbo).step
+    else:
+        from ...distributed.svi import reduced_step, scaled_guide
+
+        shard_guide = scaled_guide(g, world)
+
+        def step():
+            return reduced_step(elbo, model, shard_guide, optim, comm)
+    with torch.no_grad():
+        # the guide's set-up traces the model, drawing one type per group (as many draws as this
+        # process holds groups); seeding after it gives every rank of a distributed fit, and one
+        # process, the same noise at every step
+        g()
+    pyro.set_rng_seed(int(random_state))
     bar = progress_bar(steps, "svi", progress)
-    scale = max(problem.n_obs, 1)
+    scale = max(problem.n_total, 1)
     losses = []
     with warnings.catch_warnings():
         # Pyro's JIT path traces with torch.jit.trace, which torch now flags as deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
         for _ in range(steps):
-            losses.append(svi.step() / scale)
+            losses.append(step() / scale)
             if bar is not None:
                 bar.update(1)
     if bar is not None:
