@@ -30,19 +30,45 @@ def _torchrun(args, cwd, nproc=2):
 
 
 @pytest.mark.slow
-def test_torchrun_fit_writes_the_one_process_model(tmp_path):
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torchrun_fit_writes_the_one_process_model_folder_and_one_mlflow_run(tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from mixpref.cli import main
+
     pop = mp.synthetic.population(n_types=2, n_annotators=41, comparisons_per_annotator=30, dim=6, n_prompts=8,
                                   responses_per_prompt=6, logit_sd=2.0, random_state=2)
     pop.data.to_frame().to_csv(tmp_path / "data.csv", index=False)
     pop.features.save(tmp_path / "feats")
-    out = _torchrun(["fit", "data.csv", "--annotator", "annotator", "--responses", "ids", "--features", "feats",
-                     "--types", "2", "--out", "model", "--dtype", "float64"], tmp_path)
+    uri = f"sqlite:///{tmp_path / 'runs.db'}"
+    common = ["data.csv", "--annotator", "annotator", "--responses", "ids", "--features", "feats", "--types", "2",
+              "--dtype", "float64", "--tracking-uri", uri]
+    out = _torchrun(["fit", *common, "--out", "model"], tmp_path)
     assert "on 2 ranks" in out
-    got = mp.load_model(tmp_path / "model")
+    # the same command in one process, for the folder to compare with
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *common, "--out", "model1", "--no-progress", "--device", "cpu", "--tracking-uri", "none"]) == 0
+    got, one = tmp_path / "model", tmp_path / "model1"
+    assert sorted(p.name for p in got.iterdir() if p.name != "tracking") == sorted(p.name for p in one.iterdir())
+    loaded = mp.load_model(got)
     ref = mp.MixtureBT(n_types=2, dtype="float64").fit(pop.data, pop.features)
-    np.testing.assert_allclose(got.coef_, ref.coef_, atol=1e-4)
-    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    np.testing.assert_allclose(loaded.coef_, ref.coef_, atol=1e-4)
+    rewards, rewards1 = pd.read_csv(got / "rewards.csv"), pd.read_csv(one / "rewards.csv")
+    assert list(rewards.columns) == list(rewards1.columns) and len(rewards) == len(pop.data.responses)
+    np.testing.assert_allclose(rewards.select_dtypes("number"), rewards1.select_dtypes("number"), atol=1e-4)
+    metrics, metrics1 = (json.loads((d / "metrics.json").read_text()) for d in (got, one))
+    assert set(metrics1) <= set(metrics)
     assert metrics["world_size"] == 2 and metrics["objective"] == pytest.approx(ref.objective_, rel=1e-5)
+    for key in ("train_log_likelihood", "heldout_log_likelihood"):
+        assert metrics[key] == pytest.approx(metrics1[key], rel=1e-4), key
+    # rank 0 logged one run (rank 1 never touched mlflow)
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("fit data.csv")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1 and len(client.search_experiments()) <= 2  # "fit data.csv" (and mlflow's Default)
+    run = runs[0]
+    assert run.data.params["world_size"] == "2" and run.data.metrics["objective"] == pytest.approx(ref.objective_)
+    assert "rewards.csv" in {a.path for a in client.list_artifacts(run.info.run_id)}
 
 
 @pytest.mark.slow
