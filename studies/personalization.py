@@ -32,7 +32,9 @@ import pandas as pd
 
 import mixpref as mp
 from mixpref.data.synthetic_persons import persons
-from mixpref.evaluate.personalization import FEW_SHOT, REFERENCE, SPLITS, personalization, plot_personalization
+from mixpref.evaluate.few_shot_oracle import NAME as ORACLE, TRUE_WEIGHTS, Oracle
+from mixpref.evaluate.personalization import ADAPTED_ALL, FEW_SHOT, REFERENCE, SPLITS, personalization, \
+    plot_personalization
 from mixpref.models.lowrank import LowRankBT
 from mixpref.reporting import Report, new_figure
 
@@ -59,22 +61,37 @@ def synthetic(structure, sd, n_annotators, per, dim, seed):
     else:
         pop = mp.synthetic.population(n_types=3 if structure == "discrete" else 1, dim=dim, n_annotators=n_annotators,
                                       comparisons_per_annotator=per, logit_sd=sd, random_state=seed)
-    return pop.data, pop.features
+    return pop.data, pop.features, Oracle.from_truth(pop.truth, pop.data, random_state=seed)
 
 
 def gap_table(table, at):
-    """Per dataset and model: few-shot LL at ``at`` shots, the in-training reference, their gap."""
-    few = table[(table.split == FEW_SHOT) & (table.shots == at)].set_index(["dataset", "model"])
-    ref = table[table.split == REFERENCE].set_index(["dataset", "model"])
-    zero = table[(table.split == FEW_SHOT) & (table.shots == 0)].set_index(["dataset", "model"])
+    """Per dataset and model: few-shot LL at ``at`` shots, adapted on all, the in-training reference,
+    the gap, and where the truth is known its decomposition: the Bayes oracle's own gap (what
+    ``at`` answers cannot tell, even knowing the population), the data cost (in training minus
+    adapted on all) and the rest, the method's."""
+    def pick(split, shots=None, model=None):
+        part = table[(table.split == split) & ((table.shots == shots) if shots is not None else True)]
+        part = part[part.model == ORACLE] if model == ORACLE else part[part.model != ORACLE]
+        return part.set_index(["dataset", "model"]) if model != ORACLE else part.set_index("dataset")
+
+    few, ref = pick(FEW_SHOT, at), pick(REFERENCE)
     out = pd.DataFrame({
-        "zero_shot": zero.log_likelihood,
+        "zero_shot": pick(FEW_SHOT, 0).log_likelihood,
         f"shots_{at}": few.log_likelihood,
         f"shots_{at}_se": few.log_likelihood_se,
+        "shots_all": pick(ADAPTED_ALL).log_likelihood,
         "in_training": ref.log_likelihood,
-    })
+    }).reset_index()
     out["gap"] = out["in_training"] - out[f"shots_{at}"]
-    return out.reset_index()
+    out["data_cost"] = out["in_training"] - out["shots_all"]
+    o_few, o_all, o_true = (pick(FEW_SHOT, at, ORACLE).log_likelihood, pick(ADAPTED_ALL, model=ORACLE).log_likelihood,
+                            pick(TRUE_WEIGHTS, model=ORACLE).log_likelihood)
+    out[f"oracle_{at}"] = out.dataset.map(o_few)
+    out["oracle_all"] = out.dataset.map(o_all)
+    out["oracle_true_weights"] = out.dataset.map(o_true)
+    out["oracle_gap"] = out["oracle_all"] - out[f"oracle_{at}"]
+    out["method_excess"] = out["gap"] - out["data_cost"] - out["oracle_gap"]
+    return out
 
 
 def help_table(table):
@@ -112,25 +129,25 @@ def main(argv=None):
     if ukp:
         def load_ukp():
             data = mp.datasets.load("ukpconvarg1")
-            return data, mp.TextEncoder("minilm", cache_dir=args.cache_dir, progress=False).encode_data(data)
+            return data, mp.TextEncoder("minilm", cache_dir=args.cache_dir, progress=False).encode_data(data), None
 
         datasets.append(("UKPConvArg1", load_ukp))
     if args.paircomp_dir:
         names = list(PAIRCOMP_SETS)[:1] if args.small else list(PAIRCOMP_SETS)
-        datasets += [(n, lambda n=n: load_paircomp(Path(args.paircomp_dir), n)) for n in names]
+        datasets += [(n, lambda n=n: (*load_paircomp(Path(args.paircomp_dir), n), None)) for n in names]
     tables = []
     with mp.Study("personalization", tracking_uri=args.tracking_uri, output_dir=args.out) as study:
         report = Report(args.out, "From population to person: personalisation and few-shot adaptation", study)
         report.text(__doc__.split("\n\n", 1)[1].split("Run:")[0])
         for name, load in datasets:
             t0 = time.perf_counter()
-            data, features = load()
+            data, features, oracle = load()
             real = not name.startswith(("discrete", "continuous", "none"))
             with study.run(name, params={"dataset": name, "comparisons": len(data), "annotators": len(data.annotators),
                                          "shots": list(shots)}) as run:
                 # real data are one-hot items or sentence embeddings: the house prior of the studies
                 table = personalization(makers(args.seed), data, features, shots=shots if not real else
-                                        tuple(s for s in shots if s <= 10), random_state=args.seed)
+                                        tuple(s for s in shots if s <= 10), oracle=oracle, random_state=args.seed)
                 table.insert(0, "dataset", name)
                 for row in table.itertuples():
                     key = f"{row.model}|{row.split}|{row.shots}".replace(" ", "_").replace(",", "")
@@ -147,7 +164,7 @@ def main(argv=None):
         gaps = gap_table(table, at)
         report.table(gaps, "few_shot_gap", f"Few-shot at {at} comparisons vs the same annotators in training "
                      "(gap = in training - few-shot, nats)", floatfmt=".4f")
-        helps = help_table(table[table.split.isin(list(SPLITS) + [FEW_SHOT])])
+        helps = help_table(table[table.split.isin(list(SPLITS) + [FEW_SHOT]) & (table.model != ORACLE)])
         report.table(helps, "personalization_gain", "Best personalised model minus single BT (se_upper_bound: the "
                      "two SEs combined as if independent; paired SEs are smaller)", floatfmt=".4f")
         fig, ax = new_figure(8, 4.5)
@@ -163,7 +180,7 @@ def main(argv=None):
         report.text(_summary(gaps, helps, at))
         path = report.write()
     print(f"report: {path}")
-    return table
+    return table[table.model != ORACLE].reset_index(drop=True)
 
 
 def _slug(name):
@@ -172,12 +189,21 @@ def _slug(name):
 
 def _summary(gaps, helps, at):
     lines = []
-    for model in ("mixture", "low-rank simplex", "low-rank free"):
-        part = gaps[(gaps.model == model) & gaps.dataset.str.startswith(("discrete", "continuous"))]
+    structured = gaps[gaps.dataset.str.startswith(("discrete", "continuous"))]
+    floor = structured.groupby("dataset", sort=False).oracle_gap.first()
+    lines.append(f"- The Bayes oracle (true population, exact posterior) itself: {at} answers instead of all of "
+                 "an annotator's adaptation answers (the ones the reference has in training) cost "
+                 + ", ".join(f"{d} {g:+.4f}" for d, g in floor.items())
+                 + f". Where this exceeds 0.01 no method can be within 0.01 nats at {at} shots (in expectation): "
+                 f"{int((floor > 0.01).sum())} of {len(floor)} populations.")
+    for model in ("mixture", "mixture + shrinkage", "low-rank simplex", "low-rank free"):
+        part = structured[structured.model == model]
         if len(part):
             ok = part[part.gap <= 0.01]
             lines.append(f"- {model}: {at}-shot within 0.01 nats of in-training on {len(ok)} of {len(part)} synthetic "
-                         f"populations with structure (gaps {', '.join(f'{g:+.4f}' for g in part.gap)}).")
+                         "populations with structure; gap = oracle's + data cost + method's: "
+                         + "; ".join(f"{r.dataset} {r.gap:+.4f} = {r.oracle_gap:+.4f} {r.data_cost:+.4f} "
+                                     f"{r.method_excess:+.4f}" for r in part.itertuples()) + ".")
     real = helps[~helps.dataset.str.startswith(("discrete", "continuous", "none"))]
     for row in real.itertuples():
         if row.split in (SPLITS[0], FEW_SHOT) and (row.split != FEW_SHOT or row.shots == real[real.split == FEW_SHOT].shots.max()):

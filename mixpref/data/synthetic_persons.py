@@ -31,12 +31,14 @@ from .synthetic import population
 @dataclass
 class PersonsTruth:
     """What generated the data: basis ``reward_vectors`` (K, d), ``annotator_weights`` (DataFrame
-    persons x K), ``rewards`` (K, n_responses) and ``person_rewards`` (persons x n_responses)."""
+    persons x K), ``rewards`` (K, n_responses), ``person_rewards`` (persons x n_responses) and the
+    Dirichlet ``concentration`` the weights were drawn from (the prior over persons)."""
 
     reward_vectors: np.ndarray
     annotator_weights: pd.DataFrame
     rewards: np.ndarray
     person_rewards: np.ndarray
+    concentration: float = 0.5
 
 
 @dataclass
@@ -74,5 +76,5 @@ def persons(rank=3, concentration=0.5, dim=384, n_annotators=300, comparisons_pe
     data = PreferenceData(d.prompts, d.responses, d.annotators, comparisons, None, response_key="id")
     truth = PersonsTruth(reward_vectors=base.truth.reward_vectors * scale,
                          annotator_weights=pd.DataFrame(U, index=d.annotators, columns=range(rank)),
-                         rewards=R, person_rewards=P)
+                         rewards=R, person_rewards=P, concentration=float(concentration))
     return PersonsPopulation(data, base.features, truth)

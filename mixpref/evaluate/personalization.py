@@ -25,6 +25,8 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -34,6 +36,7 @@ SPLITS = ("seen annotators, seen prompts", "seen annotators, unseen prompts", "u
           "unseen annotators, unseen prompts")
 FEW_SHOT = "unseen annotators, few-shot"
 REFERENCE = "unseen annotators, in training"
+ADAPTED_ALL = "unseen annotators, adapted on all"
 
 
 def _take(data, idx):
@@ -70,8 +73,79 @@ def _row(name, split, shots, model, data, features, new_annotators="prior"):
             "log_likelihood_se": se, "accuracy": acc, "accuracy_se": acc_se}
 
 
+@dataclass
+class Split:
+    """Which comparisons play which part in :func:`personalization` (indices into ``data``'s comparisons).
+
+    ``train``: seen annotators on seen prompts, less their held-out fifth; ``parts``: the
+    four LoRe splits; ``evaluation``: the held-out comparisons of the unseen annotators;
+    ``order``: each other comparison of an unseen annotator, its place in their adaptation
+    sequence (-1 for every comparison that is not one); ``unseen``: the unseen annotators' codes.
+    """
+
+    train: np.ndarray
+    parts: dict
+    evaluation: np.ndarray
+    order: np.ndarray
+    unseen: np.ndarray
+
+    def adaptation(self, shots=None) -> np.ndarray:
+        """The first ``shots`` adaptation comparisons of every unseen annotator (all of them: ``None``)."""
+        keep = self.order >= 0 if shots is None else (self.order >= 0) & (self.order < shots)
+        return np.flatnonzero(keep)
+
+
+def split(data, unseen_annotators=0.2, unseen_prompts=0.2, holdout=0.2, random_state=0) -> Split:
+    """The split :func:`personalization` scores on (same arguments, same random draws)."""
+    if not data.has_annotators:
+        raise DataError("personalization: the data has no annotator column; expected annotator ids")
+    rng = np.random.default_rng(random_state)
+    arr = data.arrays
+    ann, prompt = arr.annotator, arr.prompt
+    annotators = np.unique(ann[ann >= 0])
+    prompts = np.unique(prompt)
+    if len(annotators) < 5:
+        raise DataError(f"personalization: {len(annotators)} annotators; expected at least 5 to hold some out")
+    if isinstance(unseen_annotators, (int, np.integer)) and not isinstance(unseen_annotators, bool):
+        n_new = int(unseen_annotators)  # a fixed number (LoRe holds out a fixed set of users)
+    elif isinstance(unseen_annotators, float) and 0 < unseen_annotators < 1:
+        n_new = max(1, int(round(unseen_annotators * len(annotators))))
+    else:
+        n_new = -1
+    if not 1 <= n_new <= len(annotators) - 2:
+        raise DataError(f"unseen_annotators: got {unseen_annotators!r}, expected a fraction in (0, 1) or a count "
+                        f"from 1 to {len(annotators) - 2} (of {len(annotators)} annotators)")
+    unseen_a = rng.choice(annotators, size=n_new, replace=False)
+    # one prompt (items compared without context, as in surveys): no unseen-prompt splits
+    n_p = int(round(unseen_prompts * len(prompts))) if len(prompts) >= 2 else 0
+    unseen_p = set(rng.choice(prompts, size=max(1, n_p), replace=False)) if n_p else set()
+    is_new_a = np.isin(ann, unseen_a)
+    is_new_p = np.isin(prompt, list(unseen_p))
+    held = np.zeros(len(arr), dtype=bool)
+    order = np.full(len(arr), -1)
+    new_set = set(unseen_a.tolist())
+    for a in annotators:
+        idx = rng.permutation(np.flatnonzero(ann == a))
+        n_held = max(1, int(round(holdout * len(idx))))
+        if a in new_set:
+            held[idx[:n_held]] = True
+            order[idx[n_held:]] = np.arange(len(idx) - n_held)  # adaptation order
+        else:
+            seen_p = idx[~is_new_p[idx]]
+            held[seen_p[:max(1, int(round(holdout * len(seen_p))))] if len(seen_p) else []] = True
+    parts = {
+        SPLITS[0]: np.flatnonzero(~is_new_a & ~is_new_p & held),
+        SPLITS[1]: np.flatnonzero(~is_new_a & is_new_p),
+        SPLITS[2]: np.flatnonzero(is_new_a & ~is_new_p),
+        SPLITS[3]: np.flatnonzero(is_new_a & is_new_p),
+    }
+    return Split(train=np.flatnonzero(~is_new_a & ~is_new_p & ~held), parts=parts,
+                 evaluation=np.flatnonzero(is_new_a & held), order=order, unseen=np.sort(unseen_a))
+
+
 def personalization(make_model, data, features, shots=(0, 1, 2, 5, 10, 20), unseen_annotators=0.2,
-                    unseen_prompts=0.2, holdout=0.2, reference=True, random_state=0) -> pd.DataFrame:
+                    unseen_prompts=0.2, holdout=0.2, reference=True, shots_all=True, oracle=None,
+                    random_state=0) -> pd.DataFrame:
     """Score models on the four seen/unseen splits and on few-shot adaptation (tidy DataFrame).
 
     Parameters
@@ -81,10 +155,19 @@ def personalization(make_model, data, features, shots=(0, 1, 2, 5, 10, 20), unse
     data, features : PreferenceData (comparisons, with annotators), Features
     shots : sequence of int
         Comparisons of each unseen annotator to adapt on (0: the population alone).
-    unseen_annotators, unseen_prompts, holdout : float
-        Fractions held out: of the annotators, of the prompts, of each annotator's comparisons.
+    unseen_annotators : float or int
+        Annotators held out: a fraction of them, or (an int) a fixed number.
+    unseen_prompts, holdout : float
+        Fractions held out: of the prompts, of each annotator's comparisons.
     reference : bool
-        Also fit with the unseen annotators' adaptation comparisons in training.
+        Also fit with the unseen annotators' adaptation comparisons in training (split
+        ``"unseen annotators, in training"``).
+    shots_all : bool
+        Also adapt on all of their adaptation comparisons (split ``"unseen annotators,
+        adapted on all"``): against the reference, the cost of a population fitted without them.
+    oracle : :class:`mixpref.evaluate.few_shot_oracle.Oracle`, optional
+        The generating model, where known: adds its exact Bayes few-shot rows (model
+        ``"Bayes oracle"``, the same splits, plus ``"unseen annotators, true weights"``).
     random_state : int
 
     Returns
@@ -99,53 +182,27 @@ def personalization(make_model, data, features, shots=(0, 1, 2, 5, 10, 20), unse
     shots = sorted({int(s) for s in shots})
     if not shots or shots[0] < 0:
         raise DataError(f"shots: got {shots!r}, expected nonnegative integers")
-    rng = np.random.default_rng(random_state)
-    arr = data.arrays
-    ann, prompt = arr.annotator, arr.prompt
-    annotators = np.unique(ann[ann >= 0])
-    prompts = np.unique(prompt)
-    if len(annotators) < 5:
-        raise DataError(f"personalization: {len(annotators)} annotators; expected at least 5 to hold some out")
-    unseen_a = set(rng.choice(annotators, size=max(1, int(round(unseen_annotators * len(annotators)))), replace=False))
-    # one prompt (items compared without context, as in surveys): no unseen-prompt splits
-    n_p = int(round(unseen_prompts * len(prompts))) if len(prompts) >= 2 else 0
-    unseen_p = set(rng.choice(prompts, size=max(1, n_p), replace=False)) if n_p else set()
-    is_new_a = np.isin(ann, list(unseen_a))
-    is_new_p = np.isin(prompt, list(unseen_p))
-    held = np.zeros(len(arr), dtype=bool)
-    order = np.full(len(arr), -1)
-    for a in annotators:
-        idx = rng.permutation(np.flatnonzero(ann == a))
-        n_held = max(1, int(round(holdout * len(idx))))
-        if a in unseen_a:
-            held[idx[:n_held]] = True
-            order[idx[n_held:]] = np.arange(len(idx) - n_held)  # adaptation order
-        else:
-            seen_p = idx[~is_new_p[idx]]
-            held[seen_p[:max(1, int(round(holdout * len(seen_p))))] if len(seen_p) else []] = True
-    train_idx = np.flatnonzero(~is_new_a & ~is_new_p & ~held)
-    parts = {
-        SPLITS[0]: np.flatnonzero(~is_new_a & ~is_new_p & held),
-        SPLITS[1]: np.flatnonzero(~is_new_a & is_new_p),
-        SPLITS[2]: np.flatnonzero(is_new_a & ~is_new_p),
-        SPLITS[3]: np.flatnonzero(is_new_a & is_new_p),
-    }
-    train = _take(data, train_idx)
-    evaluation = _take(data, np.flatnonzero(is_new_a & held))
+    sp = split(data, unseen_annotators, unseen_prompts, holdout, random_state)
+    n_all = int(round(len(sp.adaptation()) / max(len(sp.unseen), 1)))  # mean adaptation comparisons per annotator
+    train = _take(data, sp.train)
+    evaluation = _take(data, sp.evaluation)
     rows = []
     for name, make in makers.items():
         model = make().fit(train, features)
-        for split, idx in parts.items():
+        for part, idx in sp.parts.items():
             if len(idx):
-                rows.append(_row(name, split, 0, model, _take(data, idx), features))
+                rows.append(_row(name, part, 0, model, _take(data, idx), features))
         for s in shots:
-            adapted = model
-            if s > 0:
-                adapted = model.adapt(_take(data, np.flatnonzero(is_new_a & (order >= 0) & (order < s))), features)
+            adapted = model.adapt(_take(data, sp.adaptation(s)), features) if s > 0 else model
             rows.append(_row(name, FEW_SHOT, s, adapted, evaluation, features))
+        if shots_all:
+            rows.append(_row(name, ADAPTED_ALL, n_all, model.adapt(_take(data, sp.adaptation()), features),
+                             evaluation, features))
         if reference:
-            ref = make().fit(_take(data, np.r_[train_idx, np.flatnonzero(is_new_a & ~held)]), features)
-            rows.append(_row(name, REFERENCE, int((order >= 0).sum() / max(len(unseen_a), 1)), ref, evaluation, features))
+            ref = make().fit(_take(data, np.r_[sp.train, sp.adaptation()]), features)
+            rows.append(_row(name, REFERENCE, n_all, ref, evaluation, features))
+    if oracle is not None:
+        rows += oracle.rows(data, sp, shots, n_all)
     return pd.DataFrame(rows)
 
 

@@ -173,6 +173,11 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
         fitted = {k: v.detach() for k, v in params.items() if k not in ("eta", "u")}
         fitted["person_weights"] = known
         fitted.update(_atoms(person, int(self.n_atoms), opts["random_state"]))
+        if lr.basis.level == "annotator":
+            from ._lowrank_population import group_atom_loglik, npmle_log_weights
+
+            gll = group_atom_loglik(lr, params, problem, fitted["atoms"].to(problem.device))
+            fitted["atom_logw"] = npmle_log_weights(gll[problem.group_size > 0]).to(fitted["atoms"].dtype).cpu()
         fitted["adapted_logpost"] = person.new_zeros((0, fitted["atoms"].shape[0]))
         fitted["weight_scale"] = torch.as_tensor(lr.weight_scale, dtype=person.dtype)
         self._restore(lr.basis, fitted, n_features_in=int(problem.phi.shape[1]), annotators=annotators,

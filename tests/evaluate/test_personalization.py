@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import mixpref as mp
-from mixpref.evaluate.personalization import FEW_SHOT, REFERENCE, SPLITS, _clustered, personalization, \
+from mixpref.evaluate.personalization import ADAPTED_ALL, FEW_SHOT, REFERENCE, SPLITS, _clustered, personalization, \
     plot_personalization
 from mixpref.models.lowrank import LowRankBT
 
@@ -20,7 +20,7 @@ def table():
 def test_tidy_table(table):
     assert list(table.columns) == ["model", "split", "shots", "n", "log_likelihood", "log_likelihood_se", "accuracy",
                                    "accuracy_se"]
-    assert set(table.split) == set(SPLITS) | {FEW_SHOT, REFERENCE}
+    assert set(table.split) == set(SPLITS) | {FEW_SHOT, REFERENCE, ADAPTED_ALL}
     assert (table.log_likelihood_se > 0).all() and (table.log_likelihood < 0).all()
     assert table.accuracy.between(0, 1).all()
     # every model is scored on the same held-out comparisons of each split
@@ -34,6 +34,9 @@ def test_few_shot_curve_rises_and_bt_is_flat(table):
         assert few[model].loc[30] > few[model].loc[2] > few[model].loc[0] - 0.005
         ref = table[(table.split == REFERENCE) & (table.model == model)].log_likelihood.iloc[0]
         assert few[model].loc[30] > ref - 0.02
+        # adapted on all 40 of their adaptation comparisons: at least as good as on 30 of them, near the reference
+        every = table[(table.split == ADAPTED_ALL) & (table.model == model)]
+        assert every.shots.iloc[0] == 40 and every.log_likelihood.iloc[0] > max(few[model].loc[30] - 0.005, ref - 0.02)
     assert few["mixture"].loc[30] > few["bt"].loc[30] + 0.1
 
 
