@@ -4,7 +4,8 @@
   every collective), :class:`Comm` (sums, gathers, agreement on errors)
 - ``shard``: annotators dealt out to ranks, each rank's Problem over its own observations
 - ``objective``: the data term and its gradient summed over ranks (exact full-batch objective)
-- ``fitting``: :func:`fit` (any model, every rank, same result as one process)
+- ``fitting``: :func:`fit` (any model, every rank, same result as one process; MAP or SVI)
+- ``svi``: the SVI step with the ELBO's gradients summed over ranks
 - ``embed``: :func:`embed_sharded` (each rank encodes a disjoint share into the shared cache)
 
 Launch with ``torchrun --nproc-per-node P -m mixpref fit ...`` (gloo on CPU, NCCL on GPU),
