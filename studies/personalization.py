@@ -10,6 +10,17 @@ population frozen, on the first s of the rest), with the same annotators' level 
 other comparisons are in training as the reference. Log-likelihoods are nats per comparison;
 SEs are clustered by annotator.
 
+The 10-shot gap (in training minus 10-shot) is split, on the synthetic populations, into
+three parts that add up to it: the *oracle's* (a Bayes oracle that knows the generating
+population, types or the Dirichlet prior over basis rewards, and predicts with the exact
+posterior: its LL adapted on all of an annotator's adaptation comparisons minus its LL at 10;
+no method can close this part in expectation), the *data cost* (in training minus the same
+model adapted on all of them, population frozen: what fitting the population without these
+annotators, and predicting through the prior rather than their own fitted weights, costs)
+and the *method's* (the rest: the model's posterior after 10 answers falling further short
+of its own posterior after all of them than the oracle's does). LowRankBT's prior for a new
+person is its training persons' weights with mass fitted by NPMLE (empirical Bayes).
+
 Data: (a) synthetic populations with discrete types, continuous persons (Dirichlet(0.5)
 weights over 3 basis rewards) and no structure, across signal strength (sd of the true
 logits); (b) UKPConvArg1 (crowd workers as annotators, MiniLM embeddings, cached); (c) the

@@ -7,9 +7,11 @@ that fixed grid: ``w = argmax sum_a log sum_m w_m p(D_a | u_m)``, found by EM (a
 problem; Koenker & Mizera 2014 use it for empirical Bayes rules). Equal mass on every fitted
 person instead is the distribution of the persons' *estimates*, the truth blurred by each
 estimate's noise: too wide a prior, so a new person's first answers are explained by atoms
-that no real person is near. Measured in the personalisation study on a population of three
-discrete types (logit sd 3): the 10-shot log-likelihood of LowRankBT rose by the amount
-reported there (see studies/results/personalization/report.md).
+that no real person is near. Measured on the personalisation study's populations (300
+annotators, 100 comparisons each, d = 128, the study's split), 10-shot held-out LL of new
+annotators with NPMLE mass instead of equal mass: three discrete types at logit sd 3,
+simplex +0.013, free +0.003 nats; Dirichlet(0.5) persons at sd 3, simplex +0.005, free
++0.001. It costs the simplex model's zero-shot LL on the continuous population 0.004.
 """
 
 from __future__ import annotations
@@ -34,22 +36,25 @@ def group_atom_loglik(lr: L.LowRankSpec, params: dict, problem, atoms: torch.Ten
     return out
 
 
-def npmle_log_weights(group_loglik: torch.Tensor, max_iter: int = 2000, tol: float = 1e-9) -> torch.Tensor:
+def npmle_log_weights(group_loglik: torch.Tensor, max_iter: int = 1000, tol: float = 1e-8) -> torch.Tensor:
     """(M,) log mass of the atoms maximising ``sum_g log sum_m w_m exp(group_loglik[g, m])`` (EM).
 
-    EM's fixed point ``w_m = mean_g p(m | D_g)`` never leaves the simplex and raises the
-    likelihood at every step; it stops when the mean log-likelihood per group changes by
-    less than ``tol``.
+    EM's fixed point ``w_m <- w_m mean_g L_gm / (L w)_g`` never leaves the simplex and raises
+    the likelihood at every step. Each row of ``L`` is scaled by its maximum (which cancels
+    in the update), so a step is two matrix-vector products, not a logsumexp over the (G, M)
+    matrix (measured: 25x faster at G = 2000, M = 256). It stops when the mean
+    log-likelihood per group changes by less than ``tol`` nats.
     """
     G, M = group_loglik.shape
-    logw = torch.full((M,), -math.log(M), dtype=torch.float64, device=group_loglik.device)
+    top = group_loglik.max(dim=1, keepdim=True).values
+    L = torch.exp(group_loglik - top)
+    w = torch.full((M,), 1.0 / M, dtype=L.dtype, device=L.device)
     last = -math.inf
     for _ in range(int(max_iter)):
-        joint = group_loglik + logw
-        norm = torch.logsumexp(joint, dim=1, keepdim=True)
-        value = float(norm.mean())
-        logw = torch.logsumexp(joint - norm, dim=0) - math.log(G)
+        mix = L @ w
+        value = float(torch.log(mix).mean())
+        w = w * (L.T @ (1.0 / mix)) / G
         if value - last < tol:
             break
         last = value
-    return logw
+    return torch.log(w / w.sum())
