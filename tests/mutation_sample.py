@@ -58,6 +58,29 @@ EQUIVALENT = {
         "the path, not the optimum the fit converges to (within its tolerance)",
     "mixpref.models.inference.linear_lbfgs.xǁLinearObjectiveǁvalue__mutmut_6": "data(params, None) computes X @ "
         "theta.T itself (both objectives built on LinearObjective accept z=None): the same value, bit for bit",
+    "mixpref.models.selection.x_select_n_types__mutmut_128": "only the empty-held-out-set branch changes, which "
+        "split never produces",
+    "mixpref.models.selection.x_select_n_types__mutmut_129": "only the empty-held-out-set branch changes, which "
+        "split never produces",
+    "mixpref.targets.dpo_pairs.x_to_dpo_pairs__mutmut_158": "the fill value at padded columns is multiplied by the "
+        "padded candidates' probability, which the same line sets to 0: 1.0 x 0 = 0.0 x 0",
+    "mixpref.models.inference.svi.x_fit_svi__mutmut_66": "pyro reads ignore_jit_warnings only in its JIT ELBOs; "
+        "Trace_ELBO and TraceEnum_ELBO accept and ignore it",
+    "mixpref.models.inference.linear_lbfgs.x_maximize__mutmut_13": "every parameter of a fit has the fit's dtype "
+        "(init_params casts them all), so .to(None) and .to(theta's dtype) are the same",
+    "mixpref.models.inference.linear_lbfgs.x_maximize__mutmut_49": "`and` instead of `or`: with max_iter <= 0 the "
+        "loop does not run and the same point and value come back; with every gradient entry below 1e-7 the "
+        "loop's first check (g.d = -|g|^2 > -1e-9, true below 10^5 parameters) stops it at 0 iterations",
+    "mixpref.models.inference.linear_lbfgs.x_maximize__mutmut_98": "each al[i] is assigned in the loop before "
+        "it is read, so its initial value never matters",
+    "mixpref.models.inference.linear_lbfgs.x_maximize__mutmut_206": "re-anchoring Z = X theta every 26 instead "
+        "of 25 iterations changes only float rounding (Z + t Zp equals X theta exactly in real arithmetic)",
+    "mixpref.models.inference.initialization.x_group_score_vectors__mutmut_64": "`out = ...` instead of "
+        "`out += ...` on the first term, when out is still all zeros",
+    "mixpref.models.inference.map_fit.x_fit_map__mutmut_245": "the pooled single-type fit has no logits to copy, "
+        "and p0['logits'] is set from the responsibilities a few lines later anyway",
+    "mixpref.models.inference.map_fit.x_fit_map__mutmut_45": "last_seconds[0] is set by every run() before a "
+        "trace entry reads it",
     "mixpref.models.selection.x_select_n_types__mutmut_84": "the held-out set is never empty (split refuses that), "
         "and then both branches give groups.max() + 1",
     "mixpref.models.selection.x_select_n_types__mutmut_85": "a minlength below groups.max() + 1 is ignored by bincount",

@@ -107,3 +107,63 @@ def test_davidson_ties_with_comparisons_and_rankings_in_one_problem():
                 O.ranking_loglik_matrix(r, rankings)[:, 0]]
     np.testing.assert_allclose(m.log_likelihood(data, feats), ref, rtol=1e-10)
     assert m.objective_ * 80 == pytest.approx(ref.sum() + O.normal_log_prior(m.coef_, 1.0), rel=1e-9)
+
+
+def _small_mixture_problem(seed=6):
+    from mixpref.models._problem import build_problem
+
+    from .conftest import features_for, make_data
+
+    rng = np.random.default_rng(seed)
+    n_resp = 6
+    phi = rng.normal(size=(n_resp, 2)).astype(np.float32).astype(np.float64)
+    a = rng.integers(0, n_resp, 24)
+    b = (a + rng.integers(1, n_resp, 24)) % n_resp
+    y = rng.choice([0.0, 1.0], size=24)
+    ann = np.repeat(np.arange(6), 4)
+    data = make_data(a, b, y, annotator=ann, n_responses=n_resp)
+    problem = build_problem(data, features_for(data, phi), dtype=torch.float64)
+    return problem, phi, a, b, y
+
+
+def test_fixed_responsibility_objective_is_the_em_objective():
+    # EM's expected complete-data log joint: log prior + sum_g sum_k resp_gk (LL_gk + log w_k)
+    from ..reference import oracles as O
+
+    problem, phi, a, b, y = _small_mixture_problem()
+    spec = E.Spec(n_types=2, prior_scale=1.5, concentration=2.0)
+    rng = np.random.default_rng(0)
+    theta, logits = rng.normal(size=(2, 2)), np.array([0.4, -0.1])
+    resp = rng.dirichlet([1.0, 1.0], size=problem.n_groups)
+    params = {"theta": torch.tensor(theta), "logits": torch.tensor(logits)}
+    got = float(E.fixed_responsibility_objective(spec, params, problem, torch.tensor(resp)))
+    ll = O.comparison_loglik_matrix(O.linear_rewards(theta, phi), a, b, y)
+    gll = np.zeros((problem.n_groups, 2))
+    np.add.at(gll, problem.group_np, ll)
+    w = np.exp(logits - np.log(np.exp(logits).sum()))
+    expected = (resp * (gll + np.log(w))).sum() + O.normal_log_prior(theta, 1.5) + O.dirichlet_log_prior(w, 2.0)
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_single_type_responsibilities_are_one():
+    problem, *_ = _small_mixture_problem()
+    out = E.responsibilities(E.Spec(n_types=1), {"theta": torch.ones(1, 2, dtype=torch.float64)}, problem)
+    assert out.shape == (problem.n_groups, 1) and out.eq(1.0).all()
+
+
+def test_params_to_sites_names_the_pyro_sites():
+    # the Pyro model has a "weights" site (softmax of the logits) and no "logits" site
+    spec = E.Spec(n_types=3)
+    logits = torch.tensor([0.0, 1.0, -1.0], dtype=torch.float64)
+    sites = E.params_to_sites(spec, {"theta": torch.zeros(3, 2), "logits": logits})
+    assert set(sites) == {"theta", "weights"}
+    w = np.exp([0.0, 1.0, -1.0]) / np.exp([0.0, 1.0, -1.0]).sum()
+    np.testing.assert_allclose(sites["weights"].numpy(), w, rtol=1e-12)
+
+
+def test_mlp_first_layer_starts_at_one_over_root_dim():
+    # w1 ~ N(0, 1/dim) entry by entry (so that a hidden unit's input has unit variance)
+    spec = E.Spec(n_types=3, reward="mlp", hidden=64)
+    p = E.init_params(spec, 16, torch.Generator().manual_seed(1), "cpu", torch.float64)
+    assert float(p["w1"].std()) == pytest.approx(0.25, rel=0.1)  # 3 x 16 x 64 draws: sd within ~2%
+    assert float(p["w2"].std()) == pytest.approx(1 / 8, rel=0.1)

@@ -67,3 +67,14 @@ def test_fits_inside_selection_log_nowhere(criterion):
     finally:
         events.unsubscribe(handle)
     assert len(seen) >= 2 and all(s is False for s in seen), seen
+
+
+def test_candidates_get_the_seed_and_the_table_prints_without_index():
+    pop = mp.synthetic.population(n_types=2, n_annotators=12, comparisons_per_annotator=6, dim=3, random_state=2)
+    res = mp.select_n_types(pop.data, pop.features, ks=[1, 2], criterion="bic", n_restarts=1, refit=True,
+                            random_state=3)
+    assert [m.random_state for m in res.models.values()] == [3, 3]
+    lines = repr(res).splitlines()
+    assert lines[0] == f"SelectionResult(k={res.k}, criterion='bic')"
+    assert lines[1].split()[:2] == ["k", "criterion"]  # no index column before k
+    assert [line.split()[0] for line in lines[2:]] == ["1", "2"]

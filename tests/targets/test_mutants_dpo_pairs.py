@@ -117,3 +117,14 @@ def test_posterior_lottery_labels_use_the_reference_policy():
         c, r = idx[row["chosen_id"]], idx[row["rejected_id"]]
         expected = expit(2.0 * ((np.log(q[c]) - np.log(ref[0, c])) - (np.log(q[r]) - np.log(ref[0, r]))))
         assert row["p_chosen"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_lottery_like_object_without_a_rule_gives_an_empty_rule_column():
+    from types import SimpleNamespace
+
+    lottery = SimpleNamespace(probs=np.array([[0.7, 0.3]]), candidates=np.array([["a", "b"]], dtype=object),
+                              mask=np.ones((1, 2), dtype=bool), prompts=["q"])
+    with pytest.warns(UserWarning):  # no pairwise matrix: the win-probability columns are left out
+        pairs = mp.to_dpo_pairs(lottery, labels="lottery", beta=1.0)
+    assert pairs["rule"].tolist() == [""]
+    assert pairs["p_chosen"].tolist() == [pytest.approx(0.7)]  # q_a / (q_a + q_b) at beta 1, uniform reference
