@@ -181,14 +181,16 @@ def train_tabular(
         ``loss="group_robust"``: the per-pair loss (soft labels by default).
     group_step : float, optional
         ``loss="group_robust"``: the exponentiated-gradient step ``η`` on the type weights
-        (with L-BFGS, ``η/√t`` in round t). Default 1 for ``group_objective="dpo"``, 10 for
-        ``"win_rate"`` (win-rate shortfalls differ by hundredths near the balance; measured
-        on the dpo_targets study's 60/40 population).
+        (with L-BFGS, ``η/√t`` in round t). Default 1 for ``group_objective="dpo"``; for
+        ``"win_rate"`` 10 per L-BFGS round (win-rate shortfalls differ by hundredths near the
+        balance; measured on the dpo_targets study's 60/40 population) and 0.1 per Adam step
+        (a step after every iteration: 10 makes the weights swing from type to type).
     group_rounds : int
         ``loss="group_robust"`` with L-BFGS: rounds of (solve the policy for fixed type
         weights; exponentiated-gradient step on the weights), i.e. mirror ascent on the dual,
         whose averaged weights (over the second half of the rounds) converge to the saddle
-        point; the policy is then solved for the averaged weights. With Adam the weights move after every step, as in GR-DPO.
+        point; the policy is then solved for the averaged weights. With Adam the weights move
+        after every step, as in GR-DPO.
     group_objective : {"dpo", "win_rate"}
         ``loss="group_robust"``: what drives the type weights. ``"dpo"``: each type's
         ``group_loss`` in excess of its labels' entropy (GR-DPO). ``"win_rate"``: each
@@ -248,7 +250,7 @@ def train_tabular(
 
         blocks = prompt_blocks(type_probs, pos[:, 0]) if group_simplex == "prompt" else None
         if group_step is None:
-            group_step = 10.0 if group_objective == "win_rate" else 1.0
+            group_step = (10.0 if optimizer == "lbfgs" else 0.1) if group_objective == "win_rate" else 1.0
         group = GroupWeights(type_probs.shape[1], group_step, blocks)
     p, w = soft_labels_and_weights(pairs, loss, soft_labels)
     ref = _reference_grid(reference, prompts, cand, mask)
@@ -303,7 +305,9 @@ def train_tabular(
             # the objective is convex in the logits and linear in the type weights: mirror ascent
             # on the dual g(α) = min_π Σ α_k L_k(π), whose gradient is the losses at the inner optimum;
             # the weights are averaged over the second half of the rounds (suffix averaging: the early
-            # rounds' transient would otherwise bias the average, measured on the win-rate signal)
+            # rounds' transient would otherwise bias the average, measured on the win-rate signal).
+            # The win-rate signal is no dual gradient, but within a simplex it is monotone (more weight
+            # on a type raises its win rate), so the same steps find the weights that level the types
             rounds = int(group_rounds)
             log_avg = torch.zeros_like(group.log_alpha)
             for t in range(rounds):

@@ -91,6 +91,16 @@ def test_trained_weights_favour_the_type_pooled_training_serves_worse():
     assert type_win_rates(profile, robust.probs)[worse] > pooled[worse]
 
 
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_the_types_end_level_with_either_optimizer(optimizer):
+    profile = majority_minority(n_prompts=5, seed=1)
+    lottery = mp.aggregate(profile, "maxmin")
+    robust = mp.dpo.train_tabular(type_pairs(profile), lottery, loss="group_robust", beta=0.1, steps=500,
+                                  group_rounds=40, group_objective="win_rate", optimizer=optimizer)
+    rates = type_win_rates(profile, robust.probs)
+    assert abs(rates[0] - rates[1]) <= 0.01, rates
+
+
 def test_one_simplex_per_prompt():
     g = GroupWeights(4, step_size=1.0, blocks=[0, 0, 1, 1])
     g.update(torch.tensor([0.0, 1.0, 5.0, 5.0]))
