@@ -129,6 +129,9 @@ def main(argv=None):
     parser.add_argument("--paircomp-dir", default=None)
     parser.add_argument("--cache-dir", default="mixpref-runs/cache")
     parser.add_argument("--no-ukp", action="store_true", help="skip UKPConvArg1")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="datasets scored in parallel processes (one thread each); the fits are then not "
+                             "logged to mlflow one by one, the metrics and report are")
     args = parser.parse_args(argv)
     if args.small:
         grid = [("discrete", 3.0), ("continuous", 3.0)]
@@ -147,25 +150,28 @@ def main(argv=None):
         names = list(PAIRCOMP_SETS)[:1] if args.small else list(PAIRCOMP_SETS)
         datasets += [(n, lambda n=n: (*load_paircomp(Path(args.paircomp_dir), n), None)) for n in names]
     tables = []
+    done = {}
+    if args.jobs > 1:
+        done = _parallel(datasets, shots, args.seed, args.jobs)
     with mp.Study("personalization", tracking_uri=args.tracking_uri, output_dir=args.out) as study:
         report = Report(args.out, "From population to person: personalisation and few-shot adaptation", study)
         report.text(__doc__.split("\n\n", 1)[1].split("Run:")[0])
         for name, load in datasets:
             t0 = time.perf_counter()
-            data, features, oracle = load()
-            real = not name.startswith(("discrete", "continuous", "none"))
-            with study.run(name, params={"dataset": name, "comparisons": len(data), "annotators": len(data.annotators),
+            table, n_comparisons, n_annotators, seconds = done.get(name) or (None, None, None, None)
+            if table is None:
+                data, features, oracle = load()
+                n_comparisons, n_annotators = len(data), len(data.annotators)
+            with study.run(name, params={"dataset": name, "comparisons": n_comparisons, "annotators": n_annotators,
                                          "shots": list(shots)}) as run:
-                # real data are one-hot items or sentence embeddings: the house prior of the studies
-                table = personalization(makers(args.seed), data, features, shots=shots if not real else
-                                        tuple(s for s in shots if s <= 10), oracle=oracle, random_state=args.seed)
-                table.insert(0, "dataset", name)
+                if table is None:
+                    table = _score(name, data, features, oracle, shots, args.seed)
                 for row in table.itertuples():
                     key = f"{row.model}|{row.split}|{row.shots}".replace(" ", "_").replace(",", "")
                     run.log_metrics({f"ll.{key}": row.log_likelihood})
             tables.append(table)
-            seconds = time.perf_counter() - t0
-            print(f"{name}: {len(data)} comparisons, {seconds:.0f} s", flush=True)
+            seconds = seconds or time.perf_counter() - t0
+            print(f"{name}: {n_comparisons} comparisons, {seconds:.0f} s", flush=True)
             fig = plot_personalization(table)
             fig.suptitle(name)
             report.figure(fig, f"personalization_{_slug(name)}", f"{name}: few-shot curve and the four splits")
@@ -192,6 +198,42 @@ def main(argv=None):
         path = report.write()
     print(f"report: {path}")
     return table[table.model != ORACLE].reset_index(drop=True)
+
+
+def _score(name, data, features, oracle, shots, seed):
+    real = not name.startswith(("discrete", "continuous", "none"))
+    # real data: the few-shot curve up to 10 (many respondents answer few more)
+    table = personalization(makers(seed), data, features, shots=shots if not real else
+                            tuple(s for s in shots if s <= 10), oracle=oracle, random_state=seed)
+    table.insert(0, "dataset", name)
+    return table
+
+
+_JOBS = []
+
+
+def _one(i):
+    import torch
+
+    torch.set_num_threads(1)
+    name, load, shots, seed = _JOBS[i]
+    t0 = time.perf_counter()
+    data, features, oracle = load()
+    table = _score(name, data, features, oracle, shots, seed)
+    print(f"{name}: scored in {time.perf_counter() - t0:.0f} s", flush=True)
+    return table, len(data), len(data.annotators), time.perf_counter() - t0
+
+
+def _parallel(datasets, shots, seed, jobs):
+    """Score the datasets in ``jobs`` forked processes, largest first (UKPConvArg1 takes the longest)."""
+    import multiprocessing as mproc
+    from concurrent.futures import ProcessPoolExecutor
+
+    _JOBS[:] = [(name, load, shots, seed) for name, load in datasets]
+    order = sorted(range(len(_JOBS)), key=lambda i: _JOBS[i][0] != "UKPConvArg1")
+    with ProcessPoolExecutor(jobs, mp_context=mproc.get_context("fork")) as pool:
+        futures = {i: pool.submit(_one, i) for i in order}
+        return {_JOBS[i][0]: f.result() for i, f in futures.items()}
 
 
 def _slug(name):
