@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def tv(a, b):
     return float(np.mean(0.5 * np.abs(a - b).sum(1)))
 
 
-def run_population(key, profile, beta, steps, run):
+def run_population(key, profile, beta, steps, run, group_rounds=150):
     rows = []
     reference = profile.mask / profile.mask.sum(1, keepdims=True)
     for rule in RULES:
@@ -64,27 +65,106 @@ def run_population(key, profile, beta, steps, run):
         rows.append(row)
         run.log_metrics({f"{rule}.worst_vs_reference": row["worst_type_vs_reference"],
                          f"{rule}.tv_soft_b0.1": row["tv_soft_b0.1"], f"{rule}.tv_to_lottery_soft": row["tv_to_lottery_soft"]})
-    # group-robust DPO on each type's own labels (no aggregation), next to the rules
+    # group-robust DPO on each type's own labels (no aggregation), next to the rules: the adversary
+    # driven by GR-DPO's excess loss ("dpo") or by each type's win-rate shortfall ("win_rate")
     lottery = mp.aggregate(profile, "maxmin")
-    pairs = type_pairs(profile)
-    robust = mp.dpo.train_tabular(pairs, lottery, loss="group_robust", beta=beta, steps=100, group_rounds=40)
-    pooled = mp.dpo.train_tabular(pairs, lottery, loss="soft", beta=beta, steps=steps)
-    per_prompt = mp.dpo.train_tabular(type_pairs(profile, per_prompt=True), lottery, loss="group_robust", beta=beta,
-                                      steps=100, group_rounds=60, group_step=50.0)
+    pairs, per_prompt_pairs = type_pairs(profile), type_pairs(profile, per_prompt=True)
+    trainings = [("pooled (type labels)", lambda: mp.dpo.train_tabular(pairs, lottery, loss="soft", beta=beta, steps=steps))]
+    for objective in ("dpo", "win_rate"):
+        trainings += [
+            (f"group_robust {objective}, one group per type",
+             lambda o=objective: mp.dpo.train_tabular(pairs, lottery, loss="group_robust", beta=beta, steps=100,
+                                                      group_rounds=60, group_objective=o)),
+            (f"group_robust {objective}, per (prompt, type)",
+             lambda o=objective: mp.dpo.train_tabular(per_prompt_pairs, lottery, loss="group_robust", beta=beta,
+                                                      steps=100, group_rounds=group_rounds, group_objective=o,
+                                                      group_simplex="prompt")),
+        ]
     group_rows = []
-    for name, probs in (("group_robust (type labels)", robust.probs),
-                        ("group_robust per prompt (type labels)", per_prompt.probs),
-                        ("pooled (type labels)", pooled.probs), ("maxmin lottery", lottery.probs)):
+    for name, train in trainings + [("maxmin lottery", lambda: lottery),
+                                    ("max-min of type averages (LP)", lambda: _maxmin_of_averages(profile))]:
+        start = time.perf_counter()
+        probs = train().probs
+        seconds = time.perf_counter() - start
         rates = type_win_rates(profile, probs, reference)
-        row = {"training": name, "pairs": len(pairs) if "labels" in name else 0}
+        row = {"training": name, "pairs": len(per_prompt_pairs) if "(type labels)" in name or "group_robust" in name else 0}
         row.update({f"type{k}_vs_reference": float(r) for k, r in enumerate(rates)})
         row["worst_type_vs_reference"] = float(rates.min())
         # what max-min maximises: the worst type's win rate on each prompt, then averaged
         per_prompt_rates = np.einsum("pi,pkij,pj->pk", probs, profile.win_rates(), reference)
         row["prompt_worst_vs_reference"] = float(np.where(profile.weights > 0, per_prompt_rates, np.inf).min(1).mean())
+        row["seconds"] = seconds
         group_rows.append(row)
-    run.log_metrics({"group_robust.worst_vs_reference": group_rows[0]["worst_type_vs_reference"]})
+    run.log_metrics({f"{row['training']}.worst_vs_reference".replace(" ", "_").replace(",", "").replace("(", "").replace(")", ""):
+                     row["worst_type_vs_reference"] for row in group_rows})
     return pd.DataFrame(rows), pd.DataFrame(group_rows)
+
+
+GROUP_TEXT = (
+    "Pooled soft DPO and group-robust DPO (`loss='group_robust'`) train on the same pairs: each type's own labels "
+    "(`mp.dpo.type_pairs`). Group-robust training descends the type-weighted DPO loss while an adversary raises "
+    "the weights of the worst-off types by exponentiated gradient; what counts as worst off is "
+    "`group_objective`: `dpo` is GR-DPO (each type's DPO loss in excess of its labels' entropy), `win_rate` is "
+    "each type's win-rate shortfall 1 - WR_k(pi) against the reference, computed exactly for the tabular policy "
+    "(the quantity max-min protects). With one group per type the weights balance the types over all prompts "
+    "together; per (prompt, type) (`type_pairs(profile, per_prompt=True)`, `group_simplex='prompt'`: one simplex "
+    "of weights per prompt) they balance the types on every prompt. `maxmin lottery` is the max-min rule's lottery "
+    "itself; `max-min of type averages (LP)` is the policy that maximises the worst type's win rate *averaged over "
+    "prompts* (one LP over all prompts), which is what one group per type balances. "
+    "`prompt_worst_vs_reference` is what the max-min rule maximises: the worst type's win rate on each prompt, "
+    "averaged over prompts. `seconds`: training time.\n\n"
+    "Why the rows differ. GR-DPO's signal is an excess KL from each type's pairwise labels to the policy's implied "
+    "probabilities sigma(beta log pi_i/pi_j) over *all* pairs, including pairs of candidates the policy barely "
+    "plays: equal excess losses are not equal win rates, so GR-DPO does not balance win rates (on the 60/40 population "
+    "it ends with the minority well ahead of the majority, and some prompts very unequal). The win-rate "
+    "adversary balances the win rates themselves, but only over the policies DPO can reach: for each setting of "
+    "the type weights the policy is the weighted soft-DPO optimum, a (K - 1)-parameter family per prompt (one "
+    "parameter with two types; peaked but of full support at beta = 0.1), and the level point on that family is at most the max-min "
+    "value, which is the best over all lotteries. One group per type balances the prompt-averaged win rates, a "
+    "different max-min (min of averages, not average of mins) whose optimum is the LP row: on the 60/40 population "
+    "both types end above what the max-min lottery gives them on average, while the per-prompt worst case is far lower.\n\n"
+    "Default: `loss='group_robust'` keeps `group_objective='dpo'` (GR-DPO). The win-rate adversary is better for "
+    "the worst type here, but it exists only where a type's win rate of the policy is computable from the pairs "
+    "(the tabular policy); `SoftDPOTrainer` on an LM refuses it, and one loss name must train the same objective "
+    "in every trainer. Use `group_objective='win_rate'` with the tabular trainer, or `mp.aggregate(profile, "
+    "'maxmin')` with `to_dpo_pairs(lottery, beta=...)` when the max-min lottery itself is the target."
+)
+
+
+def group_summary(table):
+    """The measured comparison, in words, from a group-robust table."""
+    t = table.set_index("training")
+    minority = [c for c in t.columns if c.startswith("type") and c.endswith("_vs_reference")][-1]
+    mm = t.loc["maxmin lottery"]
+    lines = ["Measured (`{}`, the last type's win rate; `prompt_worst`):".format(minority)]
+    for name in t.index:
+        row = t.loc[name]
+        lines.append(f"* {name}: {row[minority]:.3f} ({row[minority] - mm[minority]:+.3f} vs max-min); "
+                     f"prompt_worst {row['prompt_worst_vs_reference']:.3f}")
+    return "\n".join(lines)
+
+
+def _maxmin_of_averages(profile):
+    """The policy maximising the worst type's win rate averaged over prompts (one LP over all prompts):
+    what group-robust training with one group per type balances, where max-min balances each prompt."""
+    from scipy.optimize import linprog
+    from types import SimpleNamespace
+
+    u = profile.utilities("winrate")  # (P, K, M): type k's win rate of i against a uniform draw
+    n, k, m = u.shape
+    active = profile.weights > 0
+    a_ub = np.zeros((k, n * m + 1))
+    for t in range(k):
+        a_ub[t, :-1] = -(np.where(profile.mask, u[:, t], 0.0) * active[:, t, None] / max(active[:, t].sum(), 1)).ravel()
+        a_ub[t, -1] = 1.0
+    a_eq = np.zeros((n, n * m + 1))
+    for p in range(n):
+        a_eq[p, p * m:(p + 1) * m] = profile.mask[p]
+    bounds = [(0, None if ok else 0) for ok in profile.mask.ravel()] + [(None, None)]
+    c = np.zeros(n * m + 1)
+    c[-1] = -1.0
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(k), A_eq=a_eq, b_eq=np.ones(n), bounds=bounds, method="highs")
+    return SimpleNamespace(probs=np.clip(res.x[:-1].reshape(n, m), 0, None))
 
 
 def tiny_lm_run(work_dir, steps, seed):
@@ -129,7 +209,7 @@ def main(argv=None):
             ("condorcet_cycle", "Condorcet cycle", cycle_profile(n_prompts, 3.0, rng)),
         ):
             with study.run(key, params={"population": key, "beta": args.beta, "steps": steps}) as run:
-                table, group_table = run_population(key, profile, args.beta, steps, run)
+                table, group_table = run_population(key, profile, args.beta, steps, run, group_rounds=30 if args.small else 150)
             results[key] = table
             report.text(f"## {title}")
             report.table(table, f"{key}_dpo", f"{title}: trained policy vs reference, per type", floatfmt=".3f")
@@ -151,28 +231,7 @@ def main(argv=None):
             report.table(group_table, f"{key}_group_robust",
                          f"{title}: group-robust DPO on each type's own labels vs pooling them vs max-min aggregation",
                          floatfmt=".3f")
-            report.text(
-                "Group-robust DPO (`loss='group_robust'`: exponentiated-gradient weights on the types' excess losses, "
-                "GR-DPO) and plain soft DPO train on the same pairs, each type's own labels (`mp.dpo.type_pairs`); "
-                "the max-min row is the max-min lottery itself. Group-robust training with one group per type "
-                "balances the types over all prompts together; with one group per (prompt, type) "
-                "(`type_pairs(profile, per_prompt=True)`) it balances the types on every prompt. "
-                "`prompt_worst_vs_reference` is what max-min maximises: the worst type's win rate on each prompt, "
-                "averaged over prompts.\n\n"
-                "Group-robust DPO does not reproduce max-min, and should not be expected to: the two optimise "
-                "different objectives. Max-min maximises the worst type's *win rate*, linear in the policy (it depends "
-                "only on where the mass sits, so its lottery is sparse and equalises the types' win rates). GR-DPO "
-                "minimises the worst type's DPO loss in excess of its labels' entropy, i.e. the worst type's KL from "
-                "its pairwise labels to the policy's implied probabilities sigma(beta log pi_i/pi_j) over *all* pairs, "
-                "including pairs of candidates the policy barely plays; equal excess losses are not equal win rates. "
-                "On the 60/40 population that favours the minority: with one group per type its win rate is above max-min's (and far "
-                "above pooled training's) while the majority's is at or just above max-min's; with one group per "
-                "(prompt, type) some prompts still end with very unequal win rates at equal excess losses, so the "
-                "per-prompt worst-type win rate stays below max-min's. A group loss equal to each type's win-rate "
-                "shortfall would reproduce max-min exactly, but it is no longer a DPO loss (no pairwise likelihood, "
-                "no closed-form optimum), so `loss='group_robust'` keeps GR-DPO's semantics; use `mp.aggregate(profile, "
-                "'maxmin')` with `to_dpo_pairs(lottery, beta=...)` when the max-min lottery itself is the target."
-            )
+            report.text(GROUP_TEXT + "\n\n" + group_summary(group_table))
         if not args.no_lm:
             with study.run("tiny_lm", params={"loss": "sigmoid", "beta": 0.5}) as run:
                 with tempfile.TemporaryDirectory() as work:  # checkpoints are not results
