@@ -32,6 +32,7 @@ _EXPORTS = {
     "type_pairs": "mixpref.dpo.group_robust",
     "type_win_rates": "mixpref.dpo.group_robust",
     "GroupWeights": "mixpref.dpo.group_robust",
+    "PairWinRates": "mixpref.dpo.group_robust",
     "PopulationReward": "mixpref.dpo.population_reward",
     "iterate": "mixpref.dpo.loop",
     "IterationResult": "mixpref.dpo.loop",
