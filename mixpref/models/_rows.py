@@ -81,7 +81,8 @@ class RowSource:
     def block(self, start: int, stop: int) -> torch.Tensor:
         m = self.n_resident
         if stop <= m:
-            return self.resident[start:stop]
+            # .to: a copy of this source may ask for another dtype (Laplace's float64 view); else a view
+            return self.resident[start:stop].to(self.device, self.dtype)
         if start < m:  # a block straddling the resident part (ranges() never asks for one)
             return torch.cat([self.resident[start:], self.block(m, stop)])
         if self._direct():
@@ -130,25 +131,45 @@ class RowSource:
 
 
 class StreamedLinear(torch.autograd.Function):
-    """``X @ theta.T`` for a :class:`RowSource` ``X`` without keeping ``X``: blocks are re-read in backward."""
+    """``X @ theta.T`` for a :class:`RowSource` ``X`` without keeping ``X``: blocks are re-read in backward.
+
+    Written for ``torch.func`` too (``setup_context``, out-of-place block sums, a ``jvp``): the
+    Laplace curvature takes ``torch.func.hessian`` through it.
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, theta, source):
-        ctx.source = source
-        ctx.save_for_backward(theta)
-        out = torch.empty((source.n_rows, theta.shape[0]), dtype=theta.dtype, device=theta.device)
-        for start, stop in source.ranges():
-            out[start:stop] = source.block(start, stop).to(theta.dtype) @ theta.T
-        return out
+    def forward(theta, source):
+        return _product(source, theta)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.source = inputs[1]
 
     @staticmethod
     def backward(ctx, grad):
-        (theta,) = ctx.saved_tensors
         source = ctx.source
-        g = torch.zeros_like(theta)
+        g = None
         for start, stop in source.ranges():
-            g += grad[start:stop].T @ source.block(start, stop).to(theta.dtype)
+            part = grad[start:stop].transpose(-1, -2) @ source.block(start, stop).to(grad.dtype)
+            g = part if g is None else g + part
+        if g is None:
+            g = grad.new_zeros(grad.shape[:-2] + (grad.shape[-1], source.dim))
         return g, None
+
+    @staticmethod
+    def jvp(ctx, theta_tangent, _source_tangent):
+        # linear in theta: the tangent of X @ theta.T is X @ tangent.T
+        return _product(ctx.source, theta_tangent)
+
+
+def _product(source, theta):
+    # out of place (a list of blocks, one cat): in-place writes cannot take torch.func's batched values
+    parts = [source.block(start, stop).to(theta.dtype) @ theta.transpose(-1, -2) for start, stop in source.ranges()]
+    if not parts:
+        return theta.new_zeros(theta.shape[:-2] + (0, theta.shape[-2]))
+    return torch.cat(parts, dim=-2)
 
 
 def linear(x, theta: torch.Tensor) -> torch.Tensor:
