@@ -12,6 +12,7 @@ compute the same number (a test checks it).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass
 
@@ -291,6 +292,11 @@ def pyro_model(spec: Spec, problem: Problem, global_scale: float = 1.0):
     ``global_scale`` multiplies the log densities of the global (parameter) sites: on each
     of P ranks holding a shard of the groups, ``1 / P`` makes the sum over ranks count the
     prior once and the data of every group once (distributed SVI).
+
+    The model takes an optional minibatch (``inference.batching.GroupBatch``): then only the
+    batch's groups enter, inside Pyro's subsampled ``"groups"`` plate, which scales their
+    terms (the enumerated type and the data) by ``n_groups / batch size``; the global sites
+    keep their scale. Each group's type is still summed out exactly.
     """
     import pyro
     import pyro.distributions as dist
@@ -300,11 +306,13 @@ def pyro_model(spec: Spec, problem: Problem, global_scale: float = 1.0):
 
     shapes = param_shapes(spec, problem.dim)
     dev, dt = problem.device, problem.dtype
+    K = spec.n_types
 
-    def model():
+    def model(batch=None):
         with poutine.scale(scale=float(global_scale)):
             params, weights = global_sites()
-        K = spec.n_types
+        if batch is not None:
+            return batch_sites(params, weights, batch)
         ll = obs_loglik(spec, params, problem)
         if K == 1:
             pyro.factor("obs", ll.sum())
@@ -313,6 +321,22 @@ def pyro_model(spec: Spec, problem: Problem, global_scale: float = 1.0):
         with pyro.plate("groups", problem.n_groups):
             z = pyro.sample("type", dist.Categorical(weights), infer={"enumerate": "parallel"})
             pyro.factor("obs", Vindex(gll)[torch.arange(problem.n_groups, device=dev), z])
+
+    def batch_sites(params, weights, batch):
+        n = len(batch.index)
+        if n == 0:  # a rank may hold none of a batch's groups
+            return
+        gll = group_loglik(obs_loglik(spec, params, batch.problem), batch.problem)
+        # the plate scales by size / n, the groups this rank holds; the batch spans all ranks
+        # (batch.total groups), so each rank's share is rescaled to size / total, what one
+        # process would use: a hand-written factor only for what Pyro's plate cannot know
+        rescale = poutine.scale(scale=n / batch.total) if n != batch.total else contextlib.nullcontext()
+        with pyro.plate("groups", batch.size, subsample=batch.index), rescale:
+            if K == 1:
+                pyro.factor("obs", gll[:, 0])
+                return
+            z = pyro.sample("type", dist.Categorical(weights), infer={"enumerate": "parallel"})
+            pyro.factor("obs", Vindex(gll)[torch.arange(n, device=dev), z])
 
     def global_sites():
         params = {}
@@ -330,7 +354,6 @@ def pyro_model(spec: Spec, problem: Problem, global_scale: float = 1.0):
             else:
                 d = dist.ImproperUniform(constraints.real, (), shape)
             params[name] = pyro.sample(name, d)
-        K = spec.n_types
         weights = None
         if K > 1:
             weights = pyro.sample("weights", dist.Dirichlet(torch.full((K,), float(spec.concentration), device=dev,

@@ -25,6 +25,14 @@ def estimators(mode="ok"):
     if mode == "svi":
         svi = {"dtype": "float64", "inference": "svi", "svi_steps": 40, "n_samples": 5}
         return {"bt": mp.BradleyTerry(**svi), "mix": mp.MixtureBT(n_types=2, n_restarts=2, **svi)}
+    if mode == "minibatch":
+        return {"bt": mp.BradleyTerry(dtype="float64", batch_size=10, max_steps=300, lr=0.05),
+                "mix": mp.MixtureBT(n_types=2, dtype="float64", n_restarts=2, batch_size=10, max_steps=300)}
+    if mode == "svi-minibatch":
+        # 10 annotators per step (4 batches an epoch), the MAP start by minibatch Adam
+        svi = {"dtype": "float64", "inference": "svi", "svi_steps": 40, "n_samples": 5, "batch_size": 10,
+               "max_steps": 60}
+        return {"bt": mp.BradleyTerry(**svi), "mix": mp.MixtureBT(n_types=2, n_restarts=2, **svi)}
     return {"bt": mp.BradleyTerry(dtype="float64"), "mix": mp.MixtureBT(n_types=2, dtype="float64", n_restarts=2)}
 
 
@@ -61,9 +69,8 @@ def run(rank, world, port, out, kind, mode):
         ests = estimators(mode)
         if mode == "tiny-budget":
             ests = {"mix": mp.MixtureBT(n_types=2, memory_budget=1000)}
-        if mode == "minibatch":
-            ests = {"bt": mp.BradleyTerry(dtype="float64", batch_size=10, max_steps=300, lr=0.05),
-                    "mix": mp.MixtureBT(n_types=2, dtype="float64", n_restarts=2, batch_size=10, max_steps=300)}
+        if mode == "big-batch":
+            ests = {"mix": mp.MixtureBT(n_types=2, inference="svi", batch_size=len(data.annotators) + 1)}
         results = {}
         for name, est in ests.items():
             m = fit(est, data, feats, comm=Comm())

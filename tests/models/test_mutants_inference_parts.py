@@ -172,18 +172,21 @@ def test_line_function_is_the_objective_along_the_direction():
 
 # ---------------------------------------------------------------- distributed minibatches
 def test_distributed_minibatches_scale_by_all_ranks_groups(monkeypatch):
-    # two ranks with 6 annotators each: 12 in all, batches of 4 -> 3 chunks of 2 local annotators,
-    # 4 per chunk over both ranks: each chunk's data term is scaled by 12 / 4 = 3
+    # two ranks with 6 annotators each: 12 in all, batches of 4 -> 3 chunks of 4 annotators drawn
+    # from all 12 (the one-process chunks), each rank keeping those it holds: each chunk's data
+    # term is scaled by 12 / 4 = 3, and every annotator of this rank is in exactly one chunk
     from mixpref.distributed import objective as D
     from mixpref.models.inference.batching import minibatch_objectives
 
     problem = _annotator_problem()
     problem.comm, problem.n_groups_total = SimpleNamespace(sum_array=lambda a: 2 * np.asarray(a)), 12
+    problem.global_group = np.array([0, 2, 4, 6, 8, 10])  # this rank holds the even annotators
     seen = []
     monkeypatch.setattr(D, "reduced_objective", lambda spec, sub, n, data_scale=1.0: seen.append(
         (sub.n_groups, data_scale)))
     minibatch_objectives(E.Spec(n_types=1), problem, 4, torch.Generator().manual_seed(0))
-    assert seen == [(2, 3.0)] * 3
+    assert [scale for _, scale in seen] == [3.0] * 3
+    assert sum(n for n, _ in seen) == 6
 
 
 # ---------------------------------------------------------------- optimisers
@@ -340,3 +343,26 @@ def test_svi_with_a_low_rank_guide():
     m = mp.BradleyTerry(inference="svi", guide="lowrank", svi_steps=2, n_samples=2).fit(pop.data, pop.features,
                                                                                         study=False)
     assert len(m.svi_losses_) == 2
+
+
+def test_fit_time_adds_up_and_restart_bars_are_labelled(capsys):
+    pop = mp.synthetic.population(n_types=2, n_annotators=10, comparisons_per_annotator=6, dim=2, random_state=3)
+    single = mp.BradleyTerry().fit(pop.data, pop.features, study=False)
+    assert 0 < single.fit_trace_.restarts[0]["seconds"] <= single.fit_trace_.seconds
+    mixture = mp.MixtureBT(n_types=2, n_restarts=2, optimizer="adam", max_steps=3, progress=True).fit(
+        pop.data, pop.features, study=False)
+    assert 0 < sum(r["seconds"] for r in mixture.fit_trace_.restarts) <= mixture.fit_trace_.seconds
+    err = capsys.readouterr().err
+    assert "\rfit (restart 1/2):   0%|" in err and "\rfit (restart 2/2):   0%|" in err
+
+
+def test_mlp_mixture_fits_are_reproducible():
+    pop = mp.synthetic.population(n_types=2, n_annotators=8, comparisons_per_annotator=5, dim=3, random_state=4)
+    fits = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)  # the global generator must not matter
+        m = mp.MixtureBT(n_types=2, n_restarts=1, max_steps=5, dtype="float64",
+                         base=mp.BradleyTerry(reward="mlp", hidden=4))
+        fits.append(m.fit(pop.data, pop.features, study=False))
+    for k in fits[0].params_:
+        assert torch.equal(torch.as_tensor(fits[0].params_[k]), torch.as_tensor(fits[1].params_[k])), k

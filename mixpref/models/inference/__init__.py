@@ -50,7 +50,7 @@ def _map(spec, problem, fit, opts):
 def _svi(spec, problem, fit, opts):
     guide, median, losses = fit_svi(
         spec, problem, fit.params, guide=opts["guide"], steps=opts["svi_steps"], lr=opts["svi_lr"],
-        progress=opts["progress"], random_state=opts["random_state"], jit=opts["jit"],
+        progress=opts["progress"], random_state=opts["random_state"], jit=opts["jit"], batch_groups=fit.batch_groups,
     )
     fit.samples = guide_samples(spec, guide, opts["n_samples"], random_state=opts["random_state"])
     fit.params = median

@@ -11,8 +11,14 @@ from .optimizers import progress_bar
 
 
 def fit_svi(spec: E.Spec, problem: E.Problem, init_params: dict, *, guide="normal", steps=1000, lr=0.01,
-            progress=False, jit=False, random_state=0, rank=None):
-    """Variational posterior over the continuous parameters (types enumerated), initialised at MAP."""
+            progress=False, jit=False, random_state=0, rank=None, batch_groups=None):
+    """Variational posterior over the continuous parameters (types enumerated), initialised at MAP.
+
+    ``batch_groups``: stochastic VI (Hoffman et al. 2013) on minibatches of that many groups
+    (annotators) per step (:func:`.batching.group_batches`: seeded by ``random_state``, each
+    step's ELBO an unbiased estimate of the full-data ELBO); None: every observation at every
+    step. Returns the guide, its medians as parameters and the loss per observation of each step.
+    """
     import pyro
     from pyro import poutine
     from pyro.infer import SVI, JitTrace_ELBO, JitTraceEnum_ELBO, Trace_ELBO, TraceEnum_ELBO
@@ -33,6 +39,17 @@ def fit_svi(spec: E.Spec, problem: E.Problem, init_params: dict, *, guide="norma
         g = AutoLowRankMultivariateNormal(blocked, init_loc_fn=init, init_scale=0.01, rank=rank)
     else:
         raise ValueError(f"guide: got {guide!r}, expected 'normal' or 'lowrank'")
+    batches = None
+    if batch_groups is not None:
+        from .batching import group_batches
+
+        batches = group_batches(problem, int(batch_groups), random_state)
+        if jit:
+            # a batch's shapes change from step to step: the compiled ELBO would be traced anew each time
+            warnings.warn("jit=True is ignored with minibatch SVI (batch_size or memory_budget)", UserWarning,
+                          stacklevel=3)
+            jit = False
+    first = () if batches is None else (next(batches),)
     if spec.n_types > 1:
         elbo_cls = JitTraceEnum_ELBO if jit else TraceEnum_ELBO
     else:  # nothing to enumerate
@@ -46,13 +63,13 @@ def fit_svi(spec: E.Spec, problem: E.Problem, init_params: dict, *, guide="norma
 
         shard_guide = scaled_guide(g, world)
 
-        def step():
-            return reduced_step(elbo, model, shard_guide, optim, comm)
+        def step(*args):
+            return reduced_step(elbo, model, shard_guide, optim, comm, *args)
     with torch.no_grad():
         # the guide's set-up traces the model, drawing one type per group (as many draws as this
         # process holds groups); seeding after it gives every rank of a distributed fit, and one
-        # process, the same noise at every step
-        g()
+        # process, the same noise at every step. With minibatches it traces the first batch only
+        g(*first)
     pyro.set_rng_seed(int(random_state))
     bar = progress_bar(steps, "svi", progress)
     scale = max(problem.n_total, 1)
@@ -60,8 +77,9 @@ def fit_svi(spec: E.Spec, problem: E.Problem, init_params: dict, *, guide="norma
     with warnings.catch_warnings():
         # Pyro's JIT path traces with torch.jit.trace, which torch now flags as deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
-        for _ in range(steps):
-            losses.append(step() / scale)
+        for i in range(steps):
+            args = first if (batches is None or i == 0) else (next(batches),)
+            losses.append(step(*args) / scale)
             if bar is not None:
                 bar.update(1)
     if bar is not None:
