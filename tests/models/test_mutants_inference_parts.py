@@ -353,7 +353,7 @@ def test_fit_time_adds_up_and_restart_bars_are_labelled(capsys):
         pop.data, pop.features, study=False)
     assert 0 < sum(r["seconds"] for r in mixture.fit_trace_.restarts) <= mixture.fit_trace_.seconds
     err = capsys.readouterr().err
-    assert "\rfit (restart 1/2):   0%|" in err and "\rfit (restart 2/2):   0%|" in err
+    assert "\rfit (restart 1/2):   0%|" in err  # (the second start repeats the first's partition: skipped)
 
 
 def test_mlp_mixture_fits_are_reproducible():
@@ -361,8 +361,7 @@ def test_mlp_mixture_fits_are_reproducible():
     fits = []
     for seed in (0, 1):
         torch.manual_seed(seed)  # the global generator must not matter
-        m = mp.MixtureBT(n_types=2, n_restarts=1, max_steps=5, dtype="float64",
-                         base=mp.BradleyTerry(reward="mlp", hidden=4))
+        m = mp.MixtureBT(n_types=2, n_restarts=1, max_steps=5, dtype="float64", reward="mlp", hidden=4)
         fits.append(m.fit(pop.data, pop.features, study=False))
     for k in fits[0].params_:
         assert torch.equal(torch.as_tensor(fits[0].params_[k]), torch.as_tensor(fits[1].params_[k])), k
