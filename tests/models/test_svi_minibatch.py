@@ -140,3 +140,38 @@ def test_jit_is_ignored_with_a_warning_under_minibatches():
         m = mp.BradleyTerry(inference="svi", jit=True, batch_size=6, svi_steps=3, n_samples=2, max_steps=5).fit(
             pop.data, pop.features)
     assert len(m.svi_losses_) == 3
+
+
+def test_without_batch_size_svi_minibatches_when_the_memory_budget_asks_for_it():
+    # 240 comparisons x 2 types x 16 live float64 tensors = 61,440 bytes > 20,000: 4 batches of 6 of
+    # the 24 annotators, as batch_size=6 gives (MAP by minibatch Adam, then minibatch SVI)
+    pop = _population()
+    kw = dict(n_types=2, dtype="float64", inference="svi", svi_steps=8, n_samples=2, max_steps=20)
+    auto = mp.MixtureBT(**kw, memory_budget=20_000).fit(pop.data, pop.features)
+    fixed = mp.MixtureBT(**kw, batch_size=6).fit(pop.data, pop.features)
+    full = mp.MixtureBT(**kw, optimizer="adam").fit(pop.data, pop.features)  # the default budget: full batch
+    np.testing.assert_allclose(auto.svi_losses_, fixed.svi_losses_, rtol=1e-12)
+    assert not np.allclose(auto.svi_losses_, full.svi_losses_, rtol=1e-3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: mp.MixtureBT(n_types=2, level="observation", dtype="float64", inference="svi", batch_size=60, svi_steps=5,
+                         n_samples=2, max_steps=20),
+    lambda: mp.MixturePL(n_types=2, beta=2.0, dtype="float64", inference="svi", batch_size=6, svi_steps=5,
+                         n_samples=2, max_steps=20),
+], ids=["observation-level", "policy-likelihood"])
+def test_minibatch_svi_runs_at_observation_level_and_for_the_policy_likelihood(make):
+    # level="observation": each comparison is its own group (batch_size counts comparisons); every
+    # step's loss is finite and the guide moves
+    pop = _population()
+    m = make().fit(pop.data, pop.features)
+    assert np.isfinite(m.svi_losses_).all() and len(m.svi_losses_) == 5
+    assert np.std(m.svi_losses_) > 0
+
+
+@pytest.mark.parametrize("inference", ["svi", "map"])
+def test_lowrank_persons_refuse_minibatches(inference):
+    # per-person weights are local latent sites: refused clearly rather than ignored
+    pop = _population()
+    with pytest.raises(mp.DataError, match="batch_size: got 6; LowRankBT fits every annotator at every step"):
+        mp.LowRankBT(rank=2, inference=inference, batch_size=6).fit(pop.data, pop.features)
