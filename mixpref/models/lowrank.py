@@ -146,6 +146,11 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
         opts = self._options()
         if opts["inference"] not in INFERENCE:
             raise DataError(f"inference: got {opts['inference']!r}, expected one of {INFERENCE} for {type(self).__name__}")
+        if opts["batch_size"] is not None:
+            # each person's weights are a local latent of their own: a minibatch step would have to
+            # update (MAP) or amortise (SVI) them for its annotators only, which this fit does not do
+            raise DataError(f"batch_size: got {opts['batch_size']!r}; {type(self).__name__} fits every annotator at "
+                            "every step (per-person weights), expected batch_size=None")
         check_data(data)
         if len(data) == 0:
             raise DataError("data: no comparisons or rankings to fit")
