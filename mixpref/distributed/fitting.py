@@ -26,9 +26,10 @@ def fit(model, data, features, *, comm=None, study=None):
     summed over ranks, so the optimiser on every rank sees the exact full-data objective:
     the result equals a one-process fit (up to floating-point summation order). Every rank
     returns the fitted model; only rank 0 emits the ``fit`` event (what tracking logs).
-    ``inference="map"`` (LBFGS, or minibatch Adam when the memory budget asks for it) or
-    ``"svi"`` (after the MAP fit, the ELBO's gradients summed over ranks at every step:
-    every rank holds the same guide, see :mod:`mixpref.distributed.svi`).
+    ``inference="map"`` (LBFGS, or minibatch Adam when ``batch_size`` or the memory budget
+    asks for it) or ``"svi"`` (after the MAP fit, the ELBO's gradients summed over ranks at
+    every step: every rank holds the same guide, see :mod:`mixpref.distributed.svi`; with
+    minibatches every rank draws the one-process batch of annotators and keeps its own).
 
     Examples
     --------

@@ -53,10 +53,14 @@ class BradleyTerry(PreferenceModel):
     n_members : int
         Bootstrap fits of an ensemble.
     batch_size : int, optional
-        Annotators per minibatch (stochastic Adam); by default minibatches are used only when
-        the full batch would need more than ``memory_budget`` bytes.
+        Annotators per minibatch, from 1 to the number of annotators: stochastic Adam for the
+        MAP fit and, with ``inference="svi"``, stochastic VI (each step's ELBO on that many
+        annotators drawn afresh, their terms scaled by annotators / batch size, the type still
+        summed out per annotator; an unbiased estimate of the full ELBO). By default minibatches
+        are used only when the full batch would need more than ``memory_budget`` bytes.
+        Distributed fits draw the same batches as one process.
     memory_budget : float
-        Bytes a full-batch fit may use before it switches to minibatches.
+        Bytes a full-batch fit may use before it switches to minibatches (MAP and SVI).
     dtype : {"float32", "float64"}
         Floating-point type of the fit.
     device : str
