@@ -21,13 +21,17 @@ holds, drawn from the synthetic population's ground truth or recorded in the rea
    vs ``reward`` vs random. The support in each posterior draw is the Smith set of the
    draw's majority margins, weighted by the draw's own type weights (the Laplace posterior
    includes the weight logits), which equals the maximal lottery's support with 3 candidates.
+   3b repeats it with preferences twice as sharp (reward scale 3 instead of 1.5): at 1.5
+   each cycle hinges on a pair whose true weighted-majority margin is ~0.02 (a near-tie no
+   budget here can resolve); at 3 that margin is ~0.145.
 4. **Real-data replay**: UKPConvArg1 (a random subset of topics, MiniLM features): the pool
    is the labelled training judgments, a query reveals the recorded label; held-out LL of a
    Bradley-Terry model (Laplace posterior) vs labels for each objective (``type`` is
    omitted: a single model has no types).
 
 Run: ``python studies/active_learning.py`` (``--small`` for a smoke test; ``--parts population``
-runs one part and re-assembles report.md from the sections already written).
+runs one part and re-assembles report.md from the sections already written; ``--parts report``
+only re-assembles).
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ def config(small):
     return dict(seeds=[0, 1, 2], pop=dict(n_types=3, dim=32, n_annotators=30, n_prompts=50, responses_per_prompt=10),
                 pool=10000, test=1500, budget=1000, step=100, restarts=2, draws=64,
                 onboard=dict(n_new=60, dim=64, n_annotators=150, per=60, pool=300, max_q=150),
-                decision=dict(n_prompts=30, n_annotators=60, pool=8000, budget=1500, step=100, seeds=[0, 1, 2],
+                decision=dict(n_prompts=30, n_annotators=60, pool=8000, budget=1500, step=250, seeds=[0, 1, 2],
                               logit_scale=1.5),
                 ukp=dict(topics=8, budget=2000, step=200, seeds=[0, 1]))
 
@@ -316,8 +320,9 @@ def write_report(report, out, part, mark, study):
     from mixpref._io import atomic_path
 
     out = Path(out)
-    with atomic_path(out / f"section_{part}.md") as tmp:
-        tmp.write_text("\n".join(report.parts[mark:]))
+    if part != "header":
+        with atomic_path(out / f"section_{part}.md") as tmp:
+            tmp.write_text("\n".join(report.parts[mark:]))
     body = [(out / f"section_{p}.md").read_text() for p in PART_ORDER if (out / f"section_{p}.md").exists()]
     path = out / "report.md"
     with atomic_path(path) as tmp:
@@ -377,7 +382,10 @@ def main(argv=None):
             with study.run(part, params=dc) as run:
                 curves, table, margins = decisions(cfg, run, logit_scale=scale)
                 results[part] = (curves, table, margins)
-                med = table.groupby("objective")["labels_to_0.9"].median()
+                # not reached within the budget counts as more than the budget (so the median stays honest)
+                labels = table.groupby("objective")["labels_to_0.9"]
+                med = labels.apply(lambda x: x.fillna(np.inf).median())
+                reached = labels.apply(lambda x: int(x.notna().sum()))
                 final = table.groupby("objective")["final_support_probability"].median()
                 title = ("## 3. Identifying the maximal lottery's support" if part == "decisions" else
                          "## 3b. The same with clear cycles (preferences twice as sharp)")
@@ -386,7 +394,8 @@ def main(argv=None):
                             f"{scale:g}, pool {dc['pool']}, budget {dc['budget']}, seeds {dc['seeds']}; the support "
                             "posterior reads the Laplace draws of the rewards and of the type weights. Median labels "
                             "until the posterior probability of the true support, averaged over prompts, is >= 0.9: "
-                            + ", ".join(f"{k}: {v:g}" for k, v in med.items()) + " (NaN: not within the budget); "
+                            + ", ".join(f"{k}: {v:.0f} (reached {reached[k]}/{len(dc['seeds'])})" for k, v in med.items())
+                            + " (a seed that never reaches it counts as more than the budget; inf: most never did); "
                             "median final probability: " + ", ".join(f"{k}: {v:.3f}" for k, v in final.items())
                             + ". How close the true population is to a tie on each prompt (the smallest |weighted "
                             "majority margin| over its three pairs):")
@@ -425,7 +434,10 @@ def main(argv=None):
                 plot_curves(report, curves, "log_likelihood", "population_ll", "Held-out log-likelihood per comparison", "mean log-likelihood")
                 plot_curves(report, curves, "ari", "population_ari", "ARI of the annotators' types", "ARI")
             path = write_report(report, args.out, "population", mark, study)
-        if not parts & set(PART_ORDER):
+        if "report" in parts:
+            # re-assemble report.md from the sections on disk (parts run in separate processes)
+            path = write_report(report, args.out, "header", len(report.parts), study)
+        if not parts & (set(PART_ORDER) | {"report"}):
             raise SystemExit(f"--parts: expected some of {PART_ORDER}")
     print(f"report: {path}")
     return results

@@ -45,8 +45,11 @@ def naive_scores(objective, belief, pool, codes):
             out[row] = hb(np.array([mix @ pbar]))[0] - mix @ hb(pbar)
             continue
         ps = p @ mix
-        if objective == "reward":
+        if objective == "reward" and belief.per_answer_types:
             out[row] = hb(np.array([ps.mean()]))[0] - hb(ps).mean()
+        elif objective == "reward":
+            # the annotator's type persists across answers: an unknown like the rewards
+            out[row] = hb(np.array([ps.mean()]))[0] - (hb(p) @ mix).mean()
         elif objective == "uncertainty":
             out[row] = hb(np.array([ps.mean()]))[0]
         else:
