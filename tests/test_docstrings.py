@@ -61,6 +61,7 @@ MODULES = [
     "mixpref.active.objectives",
     "mixpref.active.suggest",
     "mixpref.active.simulate",
+    "mixpref.active.refit",
     "mixpref.dpo.group_robust",
     "mixpref.dpo.soft_trainer",
     "mixpref.dpo.population_reward",
