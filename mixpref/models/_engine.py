@@ -293,10 +293,9 @@ def pyro_model(spec: Spec, problem: Problem, global_scale: float = 1.0):
     of P ranks holding a shard of the groups, ``1 / P`` makes the sum over ranks count the
     prior once and the data of every group once (distributed SVI).
 
-    The model takes an optional minibatch (``inference.batching.GroupBatch``): then only the
-    batch's groups enter, inside Pyro's subsampled ``"groups"`` plate, which scales their
-    terms (the enumerated type and the data) by ``n_groups / batch size``; the global sites
-    keep their scale. Each group's type is still summed out exactly.
+    With a minibatch (``inference.batching.GroupBatch``) only its groups enter, in Pyro's
+    subsampled ``"groups"`` plate, which scales their terms (type, data) by ``n_groups /
+    batch size``; global sites keep their scale; each group's type is summed out exactly.
     """
     import pyro
     import pyro.distributions as dist
@@ -327,9 +326,8 @@ def pyro_model(spec: Spec, problem: Problem, global_scale: float = 1.0):
         if n == 0:  # a rank may hold none of a batch's groups
             return
         gll = group_loglik(obs_loglik(spec, params, batch.problem), batch.problem)
-        # the plate scales by size / n, the groups this rank holds; the batch spans all ranks
-        # (batch.total groups), so each rank's share is rescaled to size / total, what one
-        # process would use: a hand-written factor only for what Pyro's plate cannot know
+        # the plate scales by size / n (the groups this rank holds); a batch spans all ranks, so
+        # each rank's share is rescaled to size / total, one process's scale (Pyro cannot know it)
         rescale = poutine.scale(scale=n / batch.total) if n != batch.total else contextlib.nullcontext()
         with pyro.plate("groups", batch.size, subsample=batch.index), rescale:
             if K == 1:
