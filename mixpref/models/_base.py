@@ -81,12 +81,18 @@ class PreferenceModel(PredictionMixin):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data, features, study=None):
+    def fit(self, data, features, study=None, warm_start=None):
         """Fit to ``data`` (a PreferenceData) with response ``features`` (a Features); returns self.
 
         ``study``: a :class:`mixpref.Study` (or one of its runs) to log the parameters, the
         training objective, the type weights and the time to; None logs to the active study
         if there is one, False logs nowhere. Logging never affects the fit.
+
+        ``warm_start``: a fitted model of the same kind (e.g. the previous round's fit when
+        labels arrive in batches) whose parameters are one more start beside the restarts; the
+        start with the best training objective wins, so the previous fit wins only by fitting
+        the new data better. ``warm_start_`` says whether it won (False when its parameters do
+        not match this fit's, or the fit is minibatched).
         """
         opts = self._options()
         if opts["inference"] not in I.METHODS:
@@ -100,7 +106,10 @@ class PreferenceModel(PredictionMixin):
         t0 = time.perf_counter()
         problem = build_problem(data, features, level=spec.level, device=device, dtype=dtype,
                                 stream_bytes=opts.get("memory_budget"))
-        fit = I.run(spec, problem, opts)
+        init = None if warm_start is None else I.warm_params(getattr(warm_start, "params_", None), spec, problem)
+        fit = I.run(spec, problem, opts, init=init)
+        if warm_start is not None:
+            fit.attributes.setdefault("warm_start_", False)
         self.spec_ = spec
         self._set_fitted(spec, fit.params, problem, data, fit.samples)
         for name, value in fit.attributes.items():

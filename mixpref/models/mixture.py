@@ -113,7 +113,7 @@ class Mixture(PolicyMethods, PreferenceModel):
             raise DataError(f"shrinkage: got {self.shrinkage!r}, expected None, 'auto' or a positive number")
         return float(self.shrinkage)
 
-    def fit(self, data, features, study=None):
+    def fit(self, data, features, study=None, warm_start=None):
         """Fit (see :meth:`PreferenceModel.fit`); with ``shrinkage="auto"`` the deviation scale is
         first chosen (``type_scale_``; the candidates and their held-out scores in ``type_scale_path_``)."""
         self.__dict__.pop("_auto_type_scale", None)
@@ -130,7 +130,7 @@ class Mixture(PolicyMethods, PreferenceModel):
             tau, path = select_type_scale(spec, problem, opts)
             self._auto_type_scale = tau
             self.type_scale_path_ = path
-        super().fit(data, features, study=study)
+        super().fit(data, features, study=study, warm_start=warm_start)
         # None: independent types (no shrinkage was chosen, or asked for)
         self.type_scale_ = self.spec_.type_scale
         return self

@@ -28,7 +28,7 @@ from .map_fit import FitTrace, fit_map
 from .svi import fit_svi, guide_samples
 
 __all__ = ["METHODS", "Fit", "FitTrace", "align_types", "batch_groups", "bootstrap", "fit_map", "fit_svi",
-           "guide_samples", "laplace_draws", "order_types", "run"]
+           "guide_samples", "laplace_draws", "order_types", "run", "warm_params"]
 
 
 @dataclass
@@ -70,14 +70,41 @@ def _laplace(spec, problem, fit, opts):
 METHODS = {"map": _map, "svi": _svi, "ensemble": _ensemble, "laplace": _laplace}
 
 
-def run(spec, problem, opts) -> Fit:
-    """MAP fit (types ordered by weight), then the posterior method ``opts["inference"]``."""
+def warm_params(params, spec, problem):
+    """``params`` (a previous fit's ``params_``) on the problem's device and dtype, or None when
+    their names or shapes do not match ``spec`` (e.g. a tie parameter appeared with new data)."""
+    from .. import _engine as E
+
+    if not params:
+        return None
+    shapes = E.param_shapes(spec, problem.dim)
+    if set(shapes) != set(params) or any(tuple(params[k].shape) != tuple(s) for k, s in shapes.items()):
+        return None
+    return {k: v.detach().clone().to(device=problem.device, dtype=problem.dtype) for k, v in params.items()}
+
+
+def run(spec, problem, opts, init=None) -> Fit:
+    """MAP fit (types ordered by weight), then the posterior method ``opts["inference"]``.
+
+    ``init``: parameters (as :func:`warm_params` returns them) for one more start beside the
+    restarts; the start with the best objective wins (``fit.attributes["warm_start_"]`` says
+    whether it was this one). Ignored by minibatched (stochastic) fits, whose objectives are
+    not comparable between starts.
+    """
     batch = batch_groups(problem, spec, opts)
     trace = FitTrace()
+    common = dict(max_steps=opts["max_steps"], optimizer=opts["optimizer"], lr=opts["lr"], trace=trace)
     params, objective = fit_map(
-        spec, problem, n_restarts=opts["n_restarts"], max_steps=opts["max_steps"], optimizer=opts["optimizer"],
-        lr=opts["lr"], random_state=opts["random_state"], progress=opts["progress"], batch_groups=batch, trace=trace,
+        spec, problem, n_restarts=opts["n_restarts"], random_state=opts["random_state"], progress=opts["progress"],
+        batch_groups=batch, **common,
     )
+    warm = False
+    if init is not None and batch is None:
+        w_params, w_objective = fit_map(spec, problem, init=init, **common)
+        if w_objective > objective:
+            params, objective, warm = w_params, w_objective, True
     fit = Fit(params=order_types(spec, params), objective=objective, trace=trace, batch_groups=batch)
+    if init is not None:
+        fit.attributes["warm_start_"] = warm
     METHODS[opts["inference"]](spec, problem, fit, opts)
     return fit
