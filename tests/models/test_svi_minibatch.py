@@ -175,3 +175,16 @@ def test_lowrank_persons_refuse_minibatches(inference):
     pop = _population()
     with pytest.raises(mp.DataError, match="batch_size: got 6; LowRankBT fits every annotator at every step"):
         mp.LowRankBT(rank=2, inference=inference, batch_size=6).fit(pop.data, pop.features)
+
+
+def test_minibatch_svi_on_a_streamed_design_matrix_equals_the_in_memory_fit():
+    # out of core: the difference matrix (300 x 64 float64, 154 kB) exceeds the budget; each batch
+    # reads its own rows from the features, and the steps are the in-memory steps
+    from tests.models.test_engine_formulation import fresh_data
+
+    data, feats = fresh_data(n=300, dim=64)
+    kw = dict(n_types=2, dtype="float64", inference="svi", svi_steps=10, n_samples=2, batch_size=4, max_steps=20)
+    ref = mp.MixtureBT(**kw).fit(data, feats)
+    got = mp.MixtureBT(**kw, memory_budget=100_000).fit(data, feats)
+    np.testing.assert_allclose(got.svi_losses_, ref.svi_losses_, rtol=1e-9)
+    np.testing.assert_allclose(got.coef_, ref.coef_, atol=1e-9)
