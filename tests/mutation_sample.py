@@ -1,11 +1,17 @@
 """The mutation sample of tests/MUTATION.md: which mutants to run, and the per-module table.
 
 Not a test module (pytest does not collect it). Running every mutant of the core modules
-(about 8,400) takes many hours on two cores, so MUTATION.md scores a uniform random sample
-of each module's mutants (seeded, so anyone draws the same sample from the same sources)::
+(about 8,600) takes many hours on two cores, so MUTATION.md scores a uniform random sample
+of each module's mutants (seeded, so anyone draws the same sample from the same sources;
+:data:`SIZES` per module, 30 by default)::
 
-    .venv/bin/mutmut run --max-children 1 $(.venv/bin/python tests/mutation_sample.py names 30)
-    .venv/bin/python tests/mutation_sample.py report 30      # the table, from mutants/*.meta
+    .venv/bin/mutmut run --max-children 1 $(.venv/bin/python tests/mutation_sample.py names)
+    .venv/bin/mutmut run --max-children 1 $(.venv/bin/python tests/mutation_sample.py todo --survivors)
+    .venv/bin/python tests/mutation_sample.py report      # the table, from mutants/*.meta
+
+``todo`` lists only the sampled mutants without a valid result (never run, or their function
+changed since; ``--survivors``: the surviving ones too). ``report`` gives each module's kill
+rate with a one-sided 95% Clopper-Pearson lower bound, and the mutant-weighted overall rate.
 
 ``names`` lists mutmut's own mutant names for the files of ``[tool.mutmut] only_mutate``
 (generated with mutmut's mutator, without running anything) and draws ``N`` per module
@@ -274,7 +280,9 @@ def lower_bound(killed, run, confidence=CONFIDENCE):
 def report(n=None, show_diffs=True):
     groups, status, _ = _results()
     picked = sample(groups, n)
-    bonferroni = 1 - (1 - CONFIDENCE) / len(picked)
+    # simultaneous bounds for the weighted overall rate: the 5% error split over the modules in
+    # proportion to their weight in it (Bonferroni), so that all module bounds hold at once
+    n_all = sum(len(groups[g]) for g in picked)
     print(f"| module | mutants | sampled | killed | survived | equivalent | timeout | not run | score | "
           f"{CONFIDENCE:.0%} lower bound |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -298,7 +306,8 @@ def report(n=None, show_diffs=True):
         total["sampled"] += len(pick)
         if run:
             weighted["rate"] += len(groups[g]) * caught / run
-            weighted["low"] += len(groups[g]) * lower_bound(caught, run, bonferroni)
+            level = 1 - (1 - CONFIDENCE) * len(groups[g]) / n_all
+            weighted["low"] += len(groups[g]) * lower_bound(caught, run, level)
             weighted["mutants"] += len(groups[g])
     run = total["killed"] + total["timeout"] + total["survived"]
     print(f"| **all** (pooled sample) | {total['mutants']} | {total['sampled']} | {total['killed']} | "
@@ -311,15 +320,15 @@ def report(n=None, show_diffs=True):
     print(f"Lower bounds: one-sided {CONFIDENCE:.0%} Clopper-Pearson, scipy `beta.ppf({1 - CONFIDENCE:.2f}, killed, "
           f"survived + 1)` over killed + survived (equivalent mutants excluded). Weighted overall: each module's "
           f"rate weighted by its number of mutants; its bound weights the modules' simultaneous bounds "
-          f"(each at {bonferroni:.2%}, Bonferroni over {len(picked)} modules, so all hold together with "
-          f"probability >= {CONFIDENCE:.0%}).")
+          f"(Bonferroni: module g's bound at level 1 - {1 - CONFIDENCE:.2f} x mutants_g / all mutants, so all "
+          f"hold together with probability >= {CONFIDENCE:.0%}).")
     print()
     for key, st in survivors:
         why = EQUIVALENT.get(key) or NOT_KILLED.get(key, "")
         print(f"- `{key}` ({st}){': ' + why if why else ''}")
         if show_diffs:
-            diff = subprocess.run([str(ROOT / ".venv/bin/mutmut"), "show", key], capture_output=True, text=True,
-                                  cwd=ROOT).stdout
+            diff = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "show", key], capture_output=True,
+                                  text=True, cwd=ROOT).stdout
             for line in diff.splitlines():
                 if line[:1] in "+-" and not line.startswith(("+++", "---")):
                     print(f"      {line}")
