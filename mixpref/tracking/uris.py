@@ -67,18 +67,28 @@ def resolve_tracking_uri(tracking_uri=None) -> str:
 
     None means ``$MIXPREF_TRACKING_URI`` when set (tests and CI point it at a scratch
     database), else the project's database in the working directory. A path without a
-    scheme is a sqlite file (``*.db``) or a folder holding ``mlflow.db``; relative sqlite
+    scheme is a sqlite file (``*.db``) or a folder holding ``mlflow.db``, and so is a
+    ``file:`` URI (mlflow's old file store, which mlflow >= 3.13 refuses); relative sqlite
     paths are made absolute.
 
     Examples
     --------
     >>> resolve_tracking_uri("/tmp/runs")
     'sqlite:////tmp/runs/mlflow.db'
+    >>> resolve_tracking_uri("file:///tmp/runs")
+    'sqlite:////tmp/runs/mlflow.db'
     """
     if tracking_uri is None:
         tracking_uri = os.environ.get(TRACKING_URI_ENV) or None
     if tracking_uri is None:
         return default_tracking_uri()
+    if not isinstance(tracking_uri, os.PathLike) and str(tracking_uri).startswith("file:"):
+        # mlflow's old file store (file:/dir, file:///dir) raises in mlflow >= 3.13: the same
+        # folder gets a sqlite database instead (never a folder literally named "file:")
+        from urllib.parse import urlparse
+        from urllib.request import url2pathname
+
+        tracking_uri = Path(url2pathname(urlparse(str(tracking_uri)).path))
     if isinstance(tracking_uri, os.PathLike) or "://" not in str(tracking_uri):
         path = Path(tracking_uri)
         if path.suffix not in (".db", ".sqlite", ".sqlite3"):

@@ -23,6 +23,11 @@ def test_default_locations(tmp_path, monkeypatch):
     assert Study("x", tracking_uri=tmp_path / "runs").tracking_uri == f"sqlite:///{tmp_path}/runs/mlflow.db"
     assert Study("x", tracking_uri="rel.db").tracking_uri == f"sqlite:///{tmp_path}/rel.db"
     assert Study("x", tracking_uri="http://host:5000").artifact_dir is None
+    # file: URIs (mlflow's old file store, refused by mlflow >= 3.13) get a sqlite database in that
+    # folder; "file:/dir" once became a folder literally named "file:" in the working directory
+    for uri in (f"file:{tmp_path}/old", f"file://{tmp_path}/old"):
+        assert Study("x", tracking_uri=uri).tracking_uri == f"sqlite:///{tmp_path}/old/mlflow.db"
+    assert not (tmp_path / "file:").exists()
     monkeypatch.setenv("MIXPREF_TRACKING_URI", str(tmp_path / "elsewhere.db"))
     assert Study("x").tracking_uri == f"sqlite:///{tmp_path}/elsewhere.db"
 

@@ -37,17 +37,23 @@ def lbfgs(objective, params: dict, max_iter=500, tol=1e-9, progress=False, desc=
 
     bar = progress_bar(max_iter, desc, progress)
     done = 0
+    evals = 0
     while done < max_iter:
         # never run past max_iter (LBFGS counts iterations across chunks)
-        opt.param_groups[0]["max_iter"] = min(chunk, max_iter - done)
+        group = opt.param_groups[0]
+        group["max_iter"] = min(chunk, max_iter - done)
+        # torch also ends a step after max_eval evaluations (1.25 x max_iter by default): line
+        # searches may need more, and a chunk cut short that way is not convergence
+        group["max_eval"] = 4 * group["max_iter"]
         opt.step(closure)
         state = opt.state[opt._params[0]]
         n_iter = state.get("n_iter", 0)
         step = n_iter - done
         done = n_iter
+        chunk_evals, evals = state.get("func_evals", 0) - evals, state.get("func_evals", 0)
         if bar is not None:
             bar.update(step)
-        if step < opt.param_groups[0]["max_iter"]:  # converged inside this chunk
+        if step < group["max_iter"] and chunk_evals < group["max_eval"]:  # converged inside this chunk
             break
     if bar is not None:
         # an early stop is the fit finishing, not failing: show the bar complete
