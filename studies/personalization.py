@@ -45,7 +45,7 @@ import mixpref as mp
 from mixpref.data.synthetic_persons import persons
 from mixpref.evaluate.few_shot_oracle import NAME as ORACLE, TRUE_WEIGHTS, Oracle
 from mixpref.evaluate.personalization import ADAPTED_ALL, FEW_SHOT, REFERENCE, SPLITS, personalization, \
-    plot_personalization
+    plot_personalization, split as draw_split
 from mixpref.models.lowrank import LowRankBT
 from mixpref.reporting import Report, new_figure
 
@@ -75,7 +75,7 @@ def synthetic(structure, sd, n_annotators, per, dim, seed):
     return pop.data, pop.features, Oracle.from_truth(pop.truth, pop.data, random_state=seed)
 
 
-def gap_table(table, at):
+def gap_table(table, at, floors=None):
     """Per dataset and model: few-shot LL at ``at`` shots, adapted on all, the in-training reference,
     the gap, and where the truth is known its decomposition: the Bayes oracle's own gap (what
     ``at`` answers cannot tell, even knowing the population), the data cost (in training minus
@@ -102,6 +102,9 @@ def gap_table(table, at):
     out["oracle_true_weights"] = out.dataset.map(o_true)
     out["oracle_gap"] = out["oracle_all"] - out[f"oracle_{at}"]
     out["method_excess"] = out["gap"] - out["data_cost"] - out["oracle_gap"]
+    floors = floors or {}
+    out["oracle_gap_mean"] = out.dataset.map({k: v[0] for k, v in floors.items()})
+    out["oracle_gap_sd"] = out.dataset.map({k: v[1] for k, v in floors.items()})
     return out
 
 
@@ -150,6 +153,7 @@ def main(argv=None):
         names = list(PAIRCOMP_SETS)[:1] if args.small else list(PAIRCOMP_SETS)
         datasets += [(n, lambda n=n: (*load_paircomp(Path(args.paircomp_dir), n), None)) for n in names]
     tables = []
+    floors = {}
     done = {}
     if args.jobs > 1:
         done = _parallel(datasets, shots, args.seed, args.jobs)
@@ -170,6 +174,8 @@ def main(argv=None):
                     key = f"{row.model}|{row.split}|{row.shots}".replace(" ", "_").replace(",", "")
                     run.log_metrics({f"ll.{key}": row.log_likelihood})
             tables.append(table)
+            if "oracle_floor" in table.attrs:
+                floors[name] = table.attrs["oracle_floor"]
             seconds = seconds or time.perf_counter() - t0
             print(f"{name}: {n_comparisons} comparisons, {seconds:.0f} s", flush=True)
             fig = plot_personalization(table)
@@ -178,7 +184,7 @@ def main(argv=None):
         table = pd.concat(tables, ignore_index=True)
         report.table(table, "personalization", "Every model, split and shot count", floatfmt=".4f")
         at = 10
-        gaps = gap_table(table, at)
+        gaps = gap_table(table, at, floors)
         report.table(gaps, "few_shot_gap", f"Few-shot at {at} comparisons vs the same annotators in training "
                      "(gap = in training - few-shot, nats)", floatfmt=".4f")
         helps = help_table(table[table.split.isin(list(SPLITS) + [FEW_SHOT]) & (table.model != ORACLE)])
@@ -208,7 +214,21 @@ def _score(name, data, features, oracle, shots, seed):
     table = personalization(makers(seed), data, features, shots=shots if not real else
                             tuple(s for s in shots if s <= 10), oracle=oracle, random_state=seed)
     table.insert(0, "dataset", name)
+    if oracle is not None:
+        table.attrs["oracle_floor"] = oracle_floor(data, oracle, at=10, n_splits=10, seed=seed)
     return table
+
+
+def oracle_floor(data, oracle, at=10, n_splits=10, seed=0):
+    """The Bayes oracle's own gap (adapted on all minus at ``at`` shots) over ``n_splits`` random splits:
+    (mean, sd). One split's gap moves by about 0.01 nats with which annotators are held out."""
+    gaps = []
+    for k in range(n_splits):
+        sp = draw_split(data, random_state=seed + k)
+        n_all = int(round(len(sp.adaptation()) / len(sp.unseen)))
+        rows = {(r["split"], r["shots"]): r["log_likelihood"] for r in oracle.rows(data, sp, [at], n_all)}
+        gaps.append(rows[ADAPTED_ALL, n_all] - rows[FEW_SHOT, at])
+    return float(np.mean(gaps)), float(np.std(gaps, ddof=1))
 
 
 _JOBS = []
@@ -272,6 +292,15 @@ def _summary(gaps, helps, at, curves):
                  "expectation); a model meets the point there only because its own level with all the answers (in "
                  "training, or adapted on them) falls short of the oracle's, which leaves it less to catch up (a "
                  "negative data cost or method's part below).")
+    mean = structured.groupby("dataset", sort=False)[["oracle_gap_mean", "oracle_gap_sd"]].first()
+    if mean.oracle_gap_mean.notna().any():
+        lines.append("- That split is one draw: over 10 random splits (which annotators are unseen) the oracle's own "
+                     f"{at}-shot gap is, mean (sd) per population, "
+                     + ", ".join(f"{d} {r.oracle_gap_mean:+.4f} ({r.oracle_gap_sd:.4f})" for d, r in mean.iterrows())
+                     + f". Above 0.01 in expectation on {int((mean.oracle_gap_mean > 0.01).sum())} of {len(mean)}: "
+                     "there the point asks, on average, more than 10 answers can tell even with the true population; "
+                     f"and one split's gap moves by about its sd (mean sd {mean.oracle_gap_sd.mean():.4f}, against a "
+                     "threshold of 0.01).")
     for model in ("mixture", "mixture + shrinkage", "low-rank simplex", "low-rank free"):
         part = structured[structured.model == model]
         if len(part):
