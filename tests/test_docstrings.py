@@ -49,6 +49,7 @@ MODULES = [
     "mixpref.targets.conservative",
     "mixpref.models.lowrank",
     "mixpref.models.adapt",
+    "mixpref.evaluate.few_shot_oracle",
     "mixpref.models.shrinkage",
     "mixpref.data.synthetic_persons",
     "mixpref.evaluate.personalization",

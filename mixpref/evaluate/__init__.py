@@ -9,7 +9,10 @@ plot_calibration``).
 from .calibration import Calibration, calibration, plot_calibration, reliability_table
 
 # the personalisation protocol (issue 11): the function shadows its module in the same way
-from .personalization import personalization, plot_personalization
+from .personalization import Split, personalization, plot_personalization, split
 
-__all__ = ["Calibration", "calibration", "personalization", "plot_calibration", "plot_personalization",
-           "reliability_table"]
+# the Bayes oracle of few-shot adaptation on synthetic populations (their ground truth)
+from .few_shot_oracle import Oracle
+
+__all__ = ["Calibration", "Oracle", "Split", "calibration", "personalization", "plot_calibration",
+           "plot_personalization", "reliability_table", "split"]
