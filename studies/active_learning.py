@@ -10,7 +10,10 @@ holds, drawn from the synthetic population's ground truth or recorded in the rea
    objective wins (``mixpref.active.refit``); held-out log-likelihood per
    comparison and ARI of the annotators' types vs the number of labels, each objective vs
    random, 3 seeds. Label saving: the labels the objective needs to reach the held-out LL
-   that random reaches with the full budget, as a fraction of that budget.
+   that random reaches with the full budget, as a fraction of that budget. 1b repeats it
+   with a 5x larger pool of candidates (50,000 (pair, annotator) rows, same budget; unlabelled
+   candidates are cheap, and BAL-PM / APL select from pools of 10^5+); 1c records what each
+   objective asks for in both pools.
 2. **Onboarding**: new annotators of a known type (K = 3, logit sd 2, d = 64) asked one
    question at a time; after each answer the model is adapted (``model.adapt``: the type
    posterior, population frozen). Questions until the posterior on the true type is >= 0.95,
@@ -31,7 +34,10 @@ holds, drawn from the synthetic population's ground truth or recorded in the rea
 
 Run: ``python studies/active_learning.py`` (``--small`` for a smoke test; ``--parts population``
 runs one part and re-assembles report.md from the sections already written; ``--parts report``
-only re-assembles).
+only re-assembles). 1b: ``--parts population --population-pool 50000``; seeds can run in separate
+processes (``--population-seeds 0``, each with its own ``--out``), then one run with
+``--reuse-curves`` assembles the saved curves (copied into ``population_pool50000/curves/``).
+Set ``OMP_NUM_THREADS=1`` on a shared machine: each refit is small.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 import mixpref as mp
+from mixpref._io import atomic_path
 from mixpref.active import onboard, simulate, truth_pool
 from mixpref.active.belief import belief_of
 from mixpref.active.outcomes import outcome_codes
@@ -96,6 +103,16 @@ def saving_table(curves, metric, budget):
     table = pd.DataFrame(rows)
     summary = table.groupby("objective")["fraction_of_budget"].agg(["median", "min", "max", "size"]).rename(columns={"size": "count"}).reset_index()
     summary["reached"] = table.groupby("objective")["labels"].apply(lambda s: int(s.notna().sum())).to_numpy()
+    # median over all seeds, a seed that never reaches the target counting as more than the budget (inf)
+    summary["median_all_seeds"] = table.groupby("objective")["fraction_of_budget"].apply(
+        lambda s: s.fillna(np.inf).median()).to_numpy()
+    # the same on the seed-averaged curves: the mean curve of each objective vs the mean random curve's final value
+    mean = curves.groupby(["objective", "n_labels"], as_index=False)[metric].mean()
+    rand = mean[mean.objective == "random"]
+    target = float(rand[rand.n_labels == rand.n_labels.max()][metric].iloc[0])
+    averaged = {obj: labels_to_reach(c.rename(columns={metric: "value"}), target) / budget
+                for obj, c in mean.groupby("objective")}
+    summary["seed_averaged"] = summary["objective"].map(averaged)
     return table, summary
 
 
@@ -113,20 +130,32 @@ def plot_curves(report, curves, metric, name, title, ylabel):
 
 
 # ---------------------------------------------------------------------------- 1. population learning
-def population_learning(cfg, run):
+def population_learning(cfg, run, curve_dir=None, reuse=False, objectives=POP_OBJECTIVES):
+    """Curves of every (seed, objective); each is also saved to ``curve_dir`` (if given) as it finishes, and
+    ``reuse`` reads a saved one instead of recomputing it (so that seeds can run in separate processes and
+    one last process assembles the report)."""
     curves = []
     for seed in cfg["seeds"]:
         pop = mp.synthetic.population(logit_sd=2.0, comparisons_per_annotator=2, random_state=seed, **cfg["pop"])
-        pool = truth_pool(pop, cfg["pool"], random_state=seed + 100)
-        test = truth_pool(pop, cfg["test"], random_state=seed + 200)
-        model = mp.MixtureBT(n_types=cfg["pop"]["n_types"], n_restarts=cfg["restarts"], inference="laplace",
-                             n_samples=cfg["draws"], random_state=seed)
-        for obj in POP_OBJECTIVES:
+        pool = test = model = None
+        for obj in objectives:
+            cached = None if curve_dir is None else Path(curve_dir) / f"curve_seed{seed}_{obj}.csv"
             t0 = time.perf_counter()
-            c = simulate(model, pool, pop.features, objective=obj, budget=cfg["budget"], step=cfg["step"],
-                         n_initial=cfg["step"], test=test, labels=pop.truth.annotator_types, random_state=seed,
-                         n_draws=cfg["draws"])
-            c["seed"] = seed
+            if reuse and cached is not None and cached.exists():
+                c = pd.read_csv(cached)
+            else:
+                if pool is None:
+                    pool = truth_pool(pop, cfg["pool"], random_state=seed + 100)
+                    test = truth_pool(pop, cfg["test"], random_state=seed + 200)
+                    model = mp.MixtureBT(n_types=cfg["pop"]["n_types"], n_restarts=cfg["restarts"],
+                                         inference="laplace", n_samples=cfg["draws"], random_state=seed)
+                c = simulate(model, pool, pop.features, objective=obj, budget=cfg["budget"], step=cfg["step"],
+                             n_initial=cfg["step"], test=test, labels=pop.truth.annotator_types, random_state=seed,
+                             n_draws=cfg["draws"])
+                c["seed"] = seed
+                if cached is not None:
+                    with atomic_path(cached) as tmp:
+                        c.to_csv(tmp, index=False)
             curves.append(c)
             print(f"population seed {seed} {obj}: LL {c.log_likelihood.iloc[-1]:.4f} ARI {c.ari.iloc[-1]:.3f} "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -134,6 +163,59 @@ def population_learning(cfg, run):
                 run.log_metrics({f"{obj}.seed{seed}.log_likelihood": row.log_likelihood, f"{obj}.seed{seed}.ari": row.ari},
                                 step=int(row.n_labels))
     return pd.concat(curves, ignore_index=True)
+
+
+def selection_profile(cfg, pools, objectives=("random", "uncertainty", "reward", "type")):
+    """What each objective asks for, with each pool size: the loop of ``simulate`` (same seeds, so the same
+    rows), recording the asked rows, which ``simulate`` does not return. A check that it is the same loop: the
+    final refit's held-out LL equals the study's curve. Per (seed, pool, objective), over the actively chosen
+    labels (after the first random round): the median |true logit difference| of the asked pair for the asked
+    annotator (small: near-ties), the median spread of the three true types' logit differences (large: pairs
+    the types disagree on), labels per annotator (min-max, coefficient of variation) and the share of labels
+    on a pair already asked (of any annotator)."""
+    from mixpref.active.refit import refit
+    from mixpref.active.suggest import suggest
+    from mixpref.data.operations import take
+
+    rows = []
+    for seed in cfg["seeds"]:
+        pop = mp.synthetic.population(logit_sd=2.0, comparisons_per_annotator=2, random_state=seed, **cfg["pop"])
+        types = pop.truth.annotator_types.to_numpy()
+        test = truth_pool(pop, cfg["test"], random_state=seed + 200)
+        for pool_n in pools:
+            pool = truth_pool(pop, pool_n, random_state=seed + 100)
+            a = pool.arrays
+            diff = pop.truth.rewards[:, a.a] - pop.truth.rewards[:, a.b]  # (type, row)
+            own = np.abs(diff[types[a.annotator], np.arange(len(a.y))])
+            disagree = diff.max(axis=0) - diff.min(axis=0)
+            model = mp.MixtureBT(n_types=cfg["pop"]["n_types"], n_restarts=cfg["restarts"], inference="laplace",
+                                 n_samples=cfg["draws"], random_state=seed)
+            for obj in objectives:
+                asked = list(np.random.default_rng(seed).choice(len(a.y), size=cfg["step"], replace=False))
+                fitted = None
+                while True:
+                    fitted = refit(model, take(pool, np.asarray(asked), []), pop.features, previous=fitted)
+                    if len(asked) >= cfg["budget"]:
+                        break
+                    nxt = suggest(fitted, pool, pop.features, n=min(cfg["step"], cfg["budget"] - len(asked)),
+                                  objective=obj, batch="greedy", random_state=seed + len(asked), n_draws=cfg["draws"],
+                                  exclude=np.asarray(asked))
+                    asked.extend(nxt["pool_index"].tolist())
+                q = np.asarray(asked[cfg["step"]:])
+                per_ann = np.bincount(a.annotator[q], minlength=len(types))
+                pairs = pd.Series(list(zip(a.prompt[q], np.minimum(a.a[q], a.b[q]), np.maximum(a.a[q], a.b[q]))))
+                rows.append({"seed": seed, "pool": pool_n, "objective": obj,
+                             "median_abs_true_logit_diff": float(np.median(own[q])),
+                             "median_type_disagreement": float(np.median(disagree[q])),
+                             "annotator_labels_min": int(per_ann.min()), "annotator_labels_max": int(per_ann.max()),
+                             "annotator_labels_cv": float(per_ann.std() / per_ann.mean()),
+                             "repeated_pair_share": float(1 - pairs.nunique() / len(pairs)),
+                             "final_log_likelihood": float(fitted.score(test, pop.features))})
+                print(f"selection seed {seed} pool {pool_n} {obj}: {rows[-1]}", flush=True)
+            rows.append({"seed": seed, "pool": pool_n, "objective": "(whole pool)",
+                         "median_abs_true_logit_diff": float(np.median(own)),
+                         "median_type_disagreement": float(np.median(disagree))})
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------- 2. onboarding
@@ -307,7 +389,7 @@ def ukp_replay(cfg, args, run):
     return pd.concat(curves, ignore_index=True), note
 
 
-PART_ORDER = ["population", "onboarding", "decisions", "decisions_clear", "ukp"]
+PART_ORDER = ["population", "population_selection", "onboarding", "decisions", "decisions_clear", "ukp"]
 # reward scale of the clear-cycle population: at 1.5 the cycles hinge on a pair whose weighted majority
 # margin is ~0.02 (the 0.40 type's strong preference nearly cancels the two others' weaker ones);
 # at 3.0 preferences are nearly votes and that margin is ~0.145
@@ -316,14 +398,16 @@ CLEAR_SCALE = 3.0
 
 def write_report(report, out, part, mark, study):
     """Save this part's section (the report's paragraphs since ``mark``), then assemble report.md from every
-    section written so far, in a fixed order: parts run in separate processes (or re-run alone) share one report."""
-    from mixpref._io import atomic_path
-
+    section written so far, in a fixed order: parts run in separate processes (or re-run alone) share one report.
+    Population learning with another pool (``population_pool<N>``) follows the default pool's section."""
     out = Path(out)
     if part != "header":
         with atomic_path(out / f"section_{part}.md") as tmp:
             tmp.write_text("\n".join(report.parts[mark:]))
-    body = [(out / f"section_{p}.md").read_text() for p in PART_ORDER if (out / f"section_{p}.md").exists()]
+    pools = sorted((f.stem[len("section_"):] for f in out.glob("section_population_pool*.md")),
+                   key=lambda name: int(name[len("population_pool"):]))
+    order = [q for p in PART_ORDER for q in ([p] + pools if p == "population" else [p])]
+    body = [(out / f"section_{p}.md").read_text() for p in order if (out / f"section_{p}.md").exists()]
     path = out / "report.md"
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(report.parts[:2] + body))
@@ -331,8 +415,23 @@ def write_report(report, out, part, mark, study):
     return path
 
 
+def verdict(summary, target=0.6):
+    """The acceptance reading: does the best objective need <= ``target`` of random's labels (per seed, averaged)?"""
+    s = summary[summary.objective != "random"].set_index("objective")
+    best = s["seed_averaged"].fillna(np.inf).idxmin()
+    r = s.loc[best]
+    met = r.seed_averaged <= target and r.median_all_seeds <= target
+    return (f"**Target <= {target}x of random's labels: {'met' if met else 'not met'}.** Best objective on the "
+            f"seed-averaged curve: `{best}`, {r.seed_averaged:.2f}x; over the seeds: median {r.median_all_seeds:.2f}x "
+            f"(a seed that never reaches random's final LL counts as more than the budget), reached on "
+            f"{int(r.reached)} of {int(r['count'])} seeds.")
+
+
 def fmt_saving(summary):
-    return ", ".join(f"{r.objective}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f}, reached {r.reached}/{r['count']})"
+    return ", ".join(f"{r.objective}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f}, reached {r.reached}/{r['count']}"
+                     + (f"; all-seed median {r.median_all_seeds:.2f}"
+                        if "median_all_seeds" in r else "")
+                     + (f"; seed-averaged curve {r.seed_averaged:.2f}" if "seed_averaged" in r else "") + ")"
                      for _, r in summary.iterrows())
 
 
@@ -343,6 +442,14 @@ def main(argv=None):
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "mixpref" / "features"))
     parser.add_argument("--parts", default="onboarding,decisions,decisions_clear,ukp,population")
+    parser.add_argument("--population-pool", type=int, default=None,
+                        help="pool size (candidate (pair, annotator) rows) of population learning; another size than "
+                             "the default is reported as a second setting, with its own files")
+    parser.add_argument("--population-seeds", default=None, help="comma-separated seeds of population learning")
+    parser.add_argument("--population-objectives", default=",".join(POP_OBJECTIVES))
+    parser.add_argument("--reuse-curves", action="store_true",
+                        help="population learning: read the (seed, objective) curves already saved instead of "
+                             "recomputing them (seeds run in separate processes, one last run assembles)")
     args = parser.parse_args(argv)
     cfg = config(args.small)
     parts = set(args.parts.split(","))
@@ -420,20 +527,75 @@ def main(argv=None):
             path = write_report(report, args.out, "ukp", mark, study)
         if "population" in parts:
             mark = len(report.parts)
-            with study.run("population", params={"budget": cfg["budget"], "pool": cfg["pool"], **cfg["pop"]}) as run:
-                curves = population_learning(cfg, run)
+            # another pool size is a second setting beside the default one: its own run, files and section
+            alt = args.population_pool is not None and args.population_pool != cfg["pool"]
+            if args.population_pool is not None:
+                cfg["pool"] = args.population_pool
+            if args.population_seeds:
+                cfg["seeds"] = [int(x) for x in args.population_seeds.split(",")]
+            objectives = args.population_objectives.split(",")
+            if not set(objectives) <= set(POP_OBJECTIVES):
+                raise SystemExit(f"--population-objectives: expected some of {POP_OBJECTIVES}")
+            part = f"population_pool{cfg['pool']}" if alt else "population"
+            stem = part if alt else "population"
+            with study.run(part, params={"budget": cfg["budget"], "pool": cfg["pool"], "objectives": objectives,
+                                         **cfg["pop"]}) as run:
+                curves = population_learning(cfg, run, curve_dir=Path(args.out) / part / "curves",
+                                             reuse=args.reuse_curves, objectives=objectives)
                 table, summary = saving_table(curves, "log_likelihood", cfg["budget"])
                 results["population"] = (curves, table, summary)
-                report.text(f"## 1. Population learning\nBudget {cfg['budget']} labels ({cfg['step']} per round, the first "
+                heading = (f"## 1b. Population learning with a larger pool ({cfg['pool']:,} rows)" if alt
+                           else "## 1. Population learning")
+                dropped = [o for o in POP_OBJECTIVES if o not in objectives]
+                report.text(f"{heading}\nObjectives {', '.join(objectives)}"
+                            + (f" (not run here: {', '.join(dropped)})" if dropped else "") + f". Budget {cfg['budget']} labels ({cfg['step']} per round, the first "
                             f"{cfg['step']} random), pool {cfg['pool']} candidate (pair, annotator) rows, test "
                             f"{cfg['test']} comparisons, seeds {cfg['seeds']}. Labels needed to reach random's held-out "
-                            f"LL at the full budget, as a fraction of the budget: {fmt_saving(summary)}.")
-                report.table(summary, "population_saving", "Fraction of the budget needed to match random's final held-out LL", ".3f")
-                report.table(table, "population_saving_by_seed", None, ".4g")
-                report.table(curves, "population_curves", None, ".4g")
-                plot_curves(report, curves, "log_likelihood", "population_ll", "Held-out log-likelihood per comparison", "mean log-likelihood")
-                plot_curves(report, curves, "ari", "population_ari", "ARI of the annotators' types", "ARI")
-            path = write_report(report, args.out, "population", mark, study)
+                            f"LL at the full budget, as a fraction of the budget (median and range over the seeds that reach it; "
+                            "all-seed median: a seed that never reaches it counts as more than the budget, inf; "
+                            "seed-averaged curve: the mean curve over seeds vs the mean random curve's final LL): "
+                            f"{fmt_saving(summary)}.\n\n" + verdict(summary))
+                report.table(summary, f"{stem}_saving", "Fraction of the budget needed to match random's final held-out LL", ".3f")
+                report.table(table, f"{stem}_saving_by_seed", None, ".4g")
+                report.table(curves, f"{stem}_curves", None, ".4g")
+                plot_curves(report, curves, "log_likelihood", f"{stem}_ll", "Held-out log-likelihood per comparison", "mean log-likelihood")
+                plot_curves(report, curves, "ari", f"{stem}_ari", "ARI of the annotators' types", "ARI")
+            path = write_report(report, args.out, part, mark, study)
+        if "population_selection" in parts:
+            mark = len(report.parts)
+            pools = [cfg["pool"], 5 * cfg["pool"]]
+            with study.run("population_selection", params={"pools": pools, "budget": cfg["budget"]}):
+                profile = selection_profile(cfg, pools)
+                results["population_selection"] = profile
+                report.text(f"## 1c. What the objectives ask for, pool {pools[0]:,} vs {pools[1]:,}\n"
+                            "The loop of population learning again (same seeds, so the same rows are asked), recording "
+                            "the asked rows. Over the actively chosen labels (after the first random round): the median "
+                            "|true logit difference| of the asked pair for the asked annotator (small: near-ties), the "
+                            "median spread of the three true types' logit differences on the pair (large: a pair the "
+                            "types disagree on), labels per annotator (min, max, coefficient of variation) and the share "
+                            "of labels on a pair already asked (of any annotator). `final_log_likelihood` equals the "
+                            "curve's last point (a check that it is the same loop); `(whole pool)`: the pool's medians.")
+                mean = profile.groupby(["objective", "pool"], as_index=False)[
+                    ["median_abs_true_logit_diff", "median_type_disagreement", "annotator_labels_cv",
+                     "repeated_pair_share"]].mean()
+                report.table(mean, "population_selection_summary", "What is asked (mean over seeds)", ".3g")
+                m = mean.set_index(["objective", "pool"])
+                moves = "; ".join(
+                    f"`{o}` type disagreement {m.loc[(o, pools[0]), 'median_type_disagreement']:.2f} -> "
+                    f"{m.loc[(o, pools[1]), 'median_type_disagreement']:.2f}, labels-per-annotator CV "
+                    f"{m.loc[(o, pools[0]), 'annotator_labels_cv']:.2f} -> {m.loc[(o, pools[1]), 'annotator_labels_cv']:.2f}, "
+                    f"repeated pairs {m.loc[(o, pools[0]), 'repeated_pair_share']:.2f} -> "
+                    f"{m.loc[(o, pools[1]), 'repeated_pair_share']:.2f}" for o in ("type", "reward"))
+                cols = ["median_type_disagreement", "annotator_labels_cv", "repeated_pair_share"]
+                further = all(m.loc[(o, pools[1]), c] > m.loc[(o, pools[0]), c] for o in ("type", "reward") for c in cols)
+                report.text(f"Pool {pools[0]:,} -> {pools[1]:,}: {moves}." if not further else
+                            f"Reading: with the larger pool, `type` and `reward` concentrate further on pairs the types "
+                            f"disagree on, on fewer annotators and on repeated pairs ({moves}); that identifies the "
+                            "types but covers the reward differences of random held-out rows worse (sampling bias), "
+                            "so the held-out LL does not improve. `uncertainty` asks near-ties and spreads labels "
+                            "over annotators about like random.")
+                report.table(profile, "population_selection", None, ".4g")
+            path = write_report(report, args.out, "population_selection", mark, study)
         if "report" in parts:
             # re-assemble report.md from the sections on disk (parts run in separate processes)
             path = write_report(report, args.out, "header", len(report.parts), study)

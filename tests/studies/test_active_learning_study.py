@@ -50,3 +50,53 @@ def test_decision_population_cycles_hinge_on_the_margin_computed_by_hand():
         closest = study.true_margins(pop).min(axis=1)[::2]  # the cycle prompts
         by_hand = 0.6 * np.tanh(scale / 2) - 0.4 * np.tanh(scale)
         assert np.allclose(closest, by_hand, atol=0.03)
+
+
+def test_saving_table_per_seed_all_seed_median_and_seed_averaged_curve_by_hand():
+    import pandas as pd
+
+    study = _load()
+    # seed 0: random ends at -0.5, "a" reaches it at 150 (half-way from -0.6 to -0.4); seed 1: random ends at
+    # -0.6, "a" never gets there. Seed-averaged: random -> -0.55, "a" mean curve -0.7, -0.6, -0.5 reaches
+    # -0.55 at 250.
+    rows = [(0, "random", 100, -0.7), (0, "random", 200, -0.6), (0, "random", 300, -0.5),
+            (0, "a", 100, -0.6), (0, "a", 200, -0.4), (0, "a", 300, -0.3),
+            (1, "random", 100, -0.7), (1, "random", 200, -0.65), (1, "random", 300, -0.6),
+            (1, "a", 100, -0.8), (1, "a", 200, -0.8), (1, "a", 300, -0.7)]
+    curves = pd.DataFrame(rows, columns=["seed", "objective", "n_labels", "ll"])
+    table, summary = study.saving_table(curves, "ll", 300)
+    s = summary.set_index("objective")
+    a = table[table.objective == "a"].set_index("seed")["fraction_of_budget"]
+    assert a[0] == pytest.approx(150 / 300) and np.isnan(a[1])
+    assert s.loc["a", "median"] == pytest.approx(0.5) and s.loc["a", "reached"] == 1
+    assert s.loc["a", "median_all_seeds"] == np.inf  # (0.5, inf): the median of two counts the unreached seed
+    assert s.loc["a", "seed_averaged"] == pytest.approx(250 / 300)
+    assert s.loc["random", "seed_averaged"] == pytest.approx(1.0)
+    assert "not met" in study.verdict(summary) and "`a`, 0.83x" in study.verdict(summary)
+    # a clear saving on every seed and on the mean curve meets the target
+    fast = curves.assign(ll=np.where(curves.objective == "a", 0.0, curves.ll))
+    assert "met." in study.verdict(study.saving_table(fast, "ll", 300)[1])
+    assert "not met" not in study.verdict(study.saving_table(fast, "ll", 300)[1])
+
+
+@pytest.mark.slow
+def test_population_with_another_pool_is_a_second_setting_reuses_saved_curves_and_profiles_selection(tmp_path):
+    out = tmp_path / "out"
+    args = ["--small", "--out", str(out), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--parts",
+            "population", "--population-objectives", "random,uncertainty"]
+    study = _load()
+    results = study.main(args[:-3] + ["population,population_selection"] + args[-2:])
+    first = results["population"][0]
+    # the selection profile replays the same loop: its last fit scores what the curve's last point says
+    profile = results["population_selection"].dropna(subset=["final_log_likelihood"])
+    for obj in ("random", "uncertainty"):
+        mine = profile[(profile.objective == obj) & (profile["pool"] == 300)].final_log_likelihood.iloc[0]
+        assert mine == pytest.approx(first[first.objective == obj].log_likelihood.iloc[-1], abs=1e-9)
+    assert set(profile["pool"]) == {300, 1500}
+    study.main(args + ["--population-pool", "400"])
+    assert (out / "population_pool400_saving.csv").exists() and (out / "population_saving.csv").exists()
+    report = (out / "report.md").read_text()
+    assert report.index("## 1. Population learning") < report.index("## 1b. Population learning with a larger pool (400")
+    # the saved curves are read back, not recomputed: same values
+    again = study.main(args + ["--reuse-curves"])["population"][0]
+    assert np.allclose(again.log_likelihood, first.log_likelihood)
