@@ -65,7 +65,7 @@ def fit(model, data, features, *, comm=None, study=None):
     t0 = time.perf_counter()
     spec, problem = comm.agree(lambda: (model._spec(data, features), shard_problem(
         data, features, model._spec(data, features), comm, device=device, dtype=dtype,
-        stream_bytes=opts.get("memory_budget"))), "setup")
+        stream_bytes=opts.get("memory_budget"), design_cache=opts.get("design_cache"))), "setup")
     result = I.run(spec, problem, opts)
     params = result.params
     K = spec.n_types

@@ -60,7 +60,8 @@ def assign_groups(sizes: np.ndarray, world_size: int) -> np.ndarray:
     return owner
 
 
-def shard_problem(data, features, spec, comm, *, device="cpu", dtype=None, stream_bytes=None) -> Problem:
+def shard_problem(data, features, spec, comm, *, device="cpu", dtype=None, stream_bytes=None,
+                  design_cache=None) -> Problem:
     """This rank's Problem: the observations of the groups it owns, with totals over all ranks."""
     import torch
 
@@ -81,7 +82,7 @@ def shard_problem(data, features, spec, comm, *, device="cpu", dtype=None, strea
         # global group codes as annotators: each group keeps its identity across ranks
         annotator=group[:nc][cm], rank_items=rank.items[rm] if has_rank else None,
         rank_annotator=group[nc:][rm] if has_rank else np.zeros(0, dtype=np.int64), n_annotators=n_groups,
-        level="annotator", device=device, dtype=dtype, stream_bytes=stream_bytes,
+        level="annotator", device=device, dtype=dtype, stream_bytes=stream_bytes, design_cache=design_cache,
     )
     uniq, local = np.unique(problem.group_np, return_inverse=True)
     problem.group_np = local

@@ -105,7 +105,7 @@ class PreferenceModel(PredictionMixin):
         spec = self._spec(data, features)
         t0 = time.perf_counter()
         problem = build_problem(data, features, level=spec.level, device=device, dtype=dtype,
-                                stream_bytes=opts.get("memory_budget"))
+                                stream_bytes=opts.get("memory_budget"), design_cache=opts.get("design_cache"))
         init = None if warm_start is None else I.warm_params(getattr(warm_start, "params_", None), spec, problem)
         fit = I.run(spec, problem, opts, init=init)
         if warm_start is not None:

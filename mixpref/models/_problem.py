@@ -6,6 +6,8 @@ likelihood engine (``_engine``) and inference only ever see ``Problem`` objects.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import torch
@@ -27,12 +29,12 @@ def check_features(features):
 
 
 def build_problem(data, features, *, level="annotator", device="cpu", dtype=torch.float32, use_logp_ref=True,
-                  formulation="auto", stream_bytes=None):
+                  formulation="auto", stream_bytes=None, design_cache=None):
     """Tensors for ``data`` with the rows of ``features`` matched to ``data.responses``.
 
     The features are read in place (no aligned copy): ``features.embeddings`` may be an
     array, a memory-mapped array or the cache's sharded rows (anything with ``take_rows``).
-    ``formulation`` and ``stream_bytes``: see :class:`Problem`.
+    ``formulation``, ``stream_bytes`` and ``design_cache``: see :class:`Problem`.
     """
     check_data(data)
     check_features(features)
@@ -51,6 +53,7 @@ def build_problem(data, features, *, level="annotator", device="cpu", dtype=torc
         rank_annotator=rank.annotator if len(rank) else np.zeros(0, dtype=np.int64),
         n_annotators=len(data.annotators),
         level=level, device=device, dtype=dtype, formulation=formulation, stream_bytes=stream_bytes,
+        design_cache=design_cache,
     )
 
 
@@ -73,6 +76,27 @@ def response_positions(features, data) -> np.ndarray:
 
 FORMULATIONS = ("auto", "gather", "diff")
 
+# smallest block budget when design_cache is tiny (0 streams every row: blocks must still amortise a read)
+_MIN_BLOCK_BUDGET = 2**26
+
+
+def check_design_cache(value):
+    """``design_cache`` as a float number of bytes, or None (no limit; also for infinity).
+
+    Raises :class:`DataError` for anything but a nonnegative number or None.
+
+    Examples
+    --------
+    >>> check_design_cache(5e8), check_design_cache(None), check_design_cache(float("inf"))
+    (500000000.0, None, None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or math.isnan(value) or value < 0:
+        raise DataError(f"design_cache: got {value!r}, expected a nonnegative number of bytes, or None for no limit")
+    return None if math.isinf(value) else float(value)
+
 
 class Problem:
     """Integer-coded observations and their features as tensors on one device.
@@ -93,17 +117,19 @@ class Problem:
       each (``diff``). Cheaper when responses are fresh (each used about once): half the
       rows of the gather, and no index_add in the backward pass.
 
-    A design matrix larger than ``stream_bytes`` is never materialised whole: it stays a
-    :class:`~mixpref.models._rows.RowSource` read block by block from ``phi`` (an array,
-    a memory map or the cache's shards) in every forward and backward pass, except for a
-    leading run of rows that the budget can hold besides ``working_bytes`` and two blocks
-    (kept resident, so a budget slightly below the matrix costs little time).
+    A design matrix larger than ``stream_bytes`` or ``design_cache`` is never materialised
+    whole: it stays a :class:`~mixpref.models._rows.RowSource` read block by block from
+    ``phi`` (an array, a memory map or the cache's shards) in every forward and backward
+    pass, except for a leading run of rows kept resident: as many as ``design_cache`` bytes
+    hold and, when the matrix exceeds ``stream_bytes``, as the budget holds besides
+    ``working_bytes`` and two blocks (so a limit slightly below the matrix costs little
+    time). ``design_cache=None`` and ``stream_bytes=None`` set no limit.
     ``phi_rows`` maps each response to its row of ``phi`` (default: row i).
     """
 
     def __init__(self, *, phi, logp_ref, response_prompt, a, b, y, annotator, rank_items=None,
                  rank_annotator=None, n_annotators=0, level="annotator", device="cpu", dtype=torch.float32,
-                 phi_rows=None, formulation="auto", stream_bytes=None):
+                 phi_rows=None, formulation="auto", stream_bytes=None, design_cache=None):
         device = torch.device(device)
         self.device, self.dtype = device, dtype
         if formulation not in FORMULATIONS:
@@ -131,6 +157,7 @@ class Problem:
             items = np.where(items >= 0, recode[np.maximum(items, 0)], -1)
         self._store, self._store_rows = store, phi_rows[used_idx]
         self.stream_bytes = stream_bytes
+        self.design_cache = check_design_cache(design_cache)
         # bytes of the fit's other tensors, set by whoever knows the model (inference.batching):
         # a streamed design matrix keeps resident what stream_bytes leaves after them
         self.working_bytes = 0
@@ -208,19 +235,35 @@ class Problem:
 
     @property
     def block_rows(self) -> int:
-        """Rows per block when streaming: a block takes about an eighth of ``stream_bytes``."""
-        if not self.stream_bytes:
+        """Rows per block when streaming: a block takes about an eighth of the smaller of
+        ``stream_bytes`` and ``design_cache`` (the latter counted as at least 64 MiB)."""
+        limits = [float(x) for x in (self.stream_bytes,) if x]
+        cache = getattr(self, "design_cache", None)
+        if cache is not None:
+            limits.append(max(cache, _MIN_BLOCK_BUDGET))
+        if not limits:
             return 8192
         per_row = self.dim * torch.finfo(self.dtype).bits // 8
-        return max(1, int(self.stream_bytes) // (8 * per_row))
+        return max(1, int(min(limits)) // (8 * per_row))
+
+    def _limit(self, nbytes: int, row: int, block_rows: int = 0):
+        """Bytes of a design matrix of ``nbytes`` (rows of ``row`` bytes, streamed in blocks of
+        ``block_rows``) that may stay resident; None: all of it."""
+        caps = []
+        if self.stream_bytes is not None and nbytes > self.stream_bytes:
+            # what the budget leaves after the fit's other tensors (working_bytes) and two blocks
+            # in flight (a block and the b rows subtracted from it)
+            caps.append(float(self.stream_bytes) - self.working_bytes - 2 * block_rows * row)
+        cache = getattr(self, "design_cache", None)
+        if cache is not None and nbytes > cache:
+            caps.append(cache)
+        return max(min(caps), 0.0) if caps else None
 
     def _maybe_materialize(self, source: RowSource):
-        if self.stream_bytes is not None and source.nbytes > self.stream_bytes:
-            # what the budget leaves after the fit's other tensors (working_bytes) and two blocks
-            # in flight (a block and the b rows subtracted from it) stays resident; the rest streams
-            row = max(source.nbytes // max(source.n_rows, 1), 1)
-            spare = float(self.stream_bytes) - self.working_bytes - 2 * source.block_rows * row
-            return source.keep_resident(int(max(spare, 0) // row))
+        row = max(source.nbytes // max(source.n_rows, 1), 1)
+        limit = self._limit(source.nbytes, row, source.block_rows)
+        if limit is not None:
+            return source.keep_resident(int(limit // row))  # the leading rows the limit holds; the rest streams
         source.block_rows = min(source.block_rows, 2048)  # building X must not hold much more than X
         return source.materialize()
 
@@ -244,8 +287,8 @@ class Problem:
         if x is not None:
             return isinstance(x, RowSource)
         rows = self.n_comparisons if self.formulation == "diff" else self.n_responses
-        nbytes = rows * self.dim * torch.finfo(self.dtype).bits // 8
-        return self.stream_bytes is not None and nbytes > self.stream_bytes
+        row = self.dim * torch.finfo(self.dtype).bits // 8
+        return self._limit(rows * row, row) is not None
 
     @property
     def phi(self):

@@ -24,7 +24,7 @@ from . import _engine as E
 from . import _lowrank_engine as L
 from ._base import PreferenceModel
 from ._options import resolve
-from ._problem import build_problem, check_data
+from ._problem import build_problem, check_data, check_design_cache
 from .bradley_terry import BradleyTerry
 from .policy_likelihood import PolicyLikelihood
 from ._lowrank_predict import LowRankPrediction
@@ -151,6 +151,9 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
             # update (MAP) or amortise (SVI) them for its annotators only, which this fit does not do
             raise DataError(f"batch_size: got {opts['batch_size']!r}; {type(self).__name__} fits every annotator at "
                             "every step (per-person weights), expected batch_size=None")
+        # checked like every model's; the low-rank fit keeps its design matrix resident (as it
+        # ignores memory_budget): its engine indexes the response rewards directly
+        check_design_cache(opts["design_cache"])
         check_data(data)
         if len(data) == 0:
             raise DataError("data: no comparisons or rankings to fit")

@@ -90,7 +90,8 @@ class PolicyLikelihood(PolicyMethods, PreferenceModel):
 
     def __init__(self, beta=1.0, alpha="learn", reward="linear", hidden=64, prior_scale=1.0, ties="auto", *,
                  inference="map", optimizer="lbfgs", n_restarts=1, max_steps=None, lr=0.05, guide="normal",
-                 svi_steps=1000, svi_lr=0.01, jit=False, n_samples=200, n_members=10, batch_size=None, memory_budget=4e9,
+                 svi_steps=1000, svi_lr=0.01, jit=False, n_samples=200, n_members=10, batch_size=None,
+                 memory_budget=4e9, design_cache=0.4e9,
                  dtype="float32", device="auto", progress=False, random_state=0):
         self.beta = beta
         self.alpha = alpha
@@ -111,6 +112,7 @@ class PolicyLikelihood(PolicyMethods, PreferenceModel):
         self.n_members = n_members
         self.batch_size = batch_size
         self.memory_budget = memory_budget
+        self.design_cache = design_cache
         self.dtype = dtype
         self.device = device
         self.progress = progress

@@ -11,13 +11,15 @@ import torch
 
 from ...errors import DataError
 from .. import _engine as E
+from .._problem import check_design_cache
 
 
 def batch_groups(problem, spec, opts):
     """Annotators per minibatch when the full batch would exceed the memory budget, else None.
 
     The design matrix never counts here: one larger than the budget is streamed in blocks
-    (``Problem.stream_bytes``). What must fit is about 16 live (n_obs, K) tensors of the
+    (``Problem.stream_bytes``), and of one within it only ``opts["design_cache"]`` bytes stay
+    resident (``Problem.design_cache``; the rest is streamed the same way). What must fit is about 16 live (n_obs, K) tensors of the
     forward and backward pass; when they do not, minibatches of whole annotators are used
     (stochastic Adam). A budget too small for one annotator's observations (or for one row
     block of the features) raises :class:`DataError`, on every rank alike when distributed.
@@ -28,6 +30,10 @@ def batch_groups(problem, spec, opts):
     if budget and problem.stream_bytes is None:
         # a design matrix larger than the budget will be streamed from the features, never materialised
         problem.stream_bytes = float(budget)
+    if "design_cache" in opts:
+        cache = check_design_cache(opts["design_cache"])
+        if getattr(problem, "_diff", None) is None and getattr(problem, "_phi", None) is None:  # not built yet: the fit's cache decides
+            problem.design_cache = cache
     bytes_per = 4 if problem.dtype == torch.float32 else 8
     per_obs = 16 * spec.n_types * bytes_per
     # a streamed design matrix keeps resident what the budget leaves after these
