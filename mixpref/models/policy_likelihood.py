@@ -91,7 +91,7 @@ class PolicyLikelihood(PolicyMethods, PreferenceModel):
     def __init__(self, beta=1.0, alpha="learn", reward="linear", hidden=64, prior_scale=1.0, ties="auto", *,
                  inference="map", optimizer="lbfgs", n_restarts=1, max_steps=None, lr=0.05, guide="normal",
                  svi_steps=1000, svi_lr=0.01, jit=False, n_samples=200, n_members=10, batch_size=None,
-                 memory_budget=4e9, design_cache=0.4e9,
+                 memory_budget=4e9, design_cache="auto",
                  dtype="float32", device="auto", progress=False, random_state=0):
         self.beta = beta
         self.alpha = alpha

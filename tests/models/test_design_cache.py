@@ -7,7 +7,7 @@ import torch
 import mixpref as mp
 from mixpref.models import _engine as E
 from mixpref.models import inference as I
-from mixpref.models._problem import build_problem
+from mixpref.models._problem import build_problem, check_design_cache
 from mixpref.models._rows import RowSource
 from mixpref.models.inference.batching import batch_groups
 from tests.models.test_engine_formulation import fresh_data, oracle_marginal
@@ -80,6 +80,15 @@ def test_gather_formulation_caches_response_rows():
     assert isinstance(p.phi, RowSource) and p.phi.n_resident == 10
 
 
+def test_auto_is_the_measured_cache_on_the_cpu_and_no_limit_on_an_accelerator(seen_problems):
+    # 0.4e9: the largest cache measured to keep the 400k fit within features + 1 GB (RESULTS.md)
+    assert check_design_cache("auto", "cpu") == 0.4e9
+    assert check_design_cache("auto", torch.device("cuda")) is None  # a device object only: no GPU needed
+    data, feats = fresh_data(n=100, dim=4)
+    mp.BradleyTerry(device="cpu").fit(data, feats)
+    assert seen_problems[-1].design_cache == 0.4e9
+
+
 @pytest.mark.parametrize("bad", [-1, "big", True, float("nan")])
 def test_bad_design_cache_is_a_data_error(bad):
     data, feats = fresh_data(n=50, dim=4)
@@ -90,7 +99,7 @@ def test_bad_design_cache_is_a_data_error(bad):
 def test_params_round_trip_and_every_model_accepts_it(tmp_path):
     data, feats = fresh_data(n=200, dim=6, n_ann=10)
     bt = mp.BradleyTerry(design_cache=1e6)
-    assert bt.get_params()["design_cache"] == 1e6 and mp.BradleyTerry().design_cache == 0.4e9
+    assert bt.get_params()["design_cache"] == 1e6 and mp.BradleyTerry().design_cache == "auto"
     assert mp.MixtureBT(design_cache=None).get_params()["design_cache"] is None
     assert mp.PolicyLikelihood(design_cache=2e6).get_params()["design_cache"] == 2e6
     for model in (mp.MixtureBT(n_types=2, n_restarts=1, design_cache=1_000),
@@ -109,7 +118,7 @@ def test_lowrank_checks_design_cache_too():
         mp.LowRankBT(rank=2, design_cache=-5).fit(data, feats)
 
 
-@pytest.mark.parametrize("given,stored", [("1000", 1000.0), ("inf", float("inf"))])
+@pytest.mark.parametrize("given,stored", [("1000", 1000), ("inf", float("inf")), ("none", None)])
 def test_cli_option_reaches_the_model(tmp_path, given, stored):
     from mixpref.cli import main
     from tests.models.test_cli_models import _write

@@ -31,7 +31,7 @@ def batch_groups(problem, spec, opts):
         # a design matrix larger than the budget will be streamed from the features, never materialised
         problem.stream_bytes = float(budget)
     if "design_cache" in opts:
-        cache = check_design_cache(opts["design_cache"])
+        cache = check_design_cache(opts["design_cache"], problem.device)
         if getattr(problem, "_diff", None) is None and getattr(problem, "_phi", None) is None:  # not built yet: the fit's cache decides
             problem.design_cache = cache
     bytes_per = 4 if problem.dtype == torch.float32 else 8
