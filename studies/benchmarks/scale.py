@@ -145,7 +145,8 @@ def cmd_memory(args):
     size = feats.embeddings.nbytes / 1e9
     options = {} if args.fit_budget is None else {"memory_budget": args.fit_budget}
     if args.design_cache is not None:
-        options["design_cache"] = None if args.design_cache.lower() == "none" else float(args.design_cache)
+        given = args.design_cache.lower()
+        options["design_cache"] = None if given == "none" else given if given == "auto" else float(given)
     m, r = fit_measured(data, feats, **options)
     r.update(features_gb=size, target_gb=size + 1.0, memory_budget=args.fit_budget,
              design_cache=options.get("design_cache", "default"))
@@ -263,7 +264,7 @@ def main(argv=None):
     p.add_argument("--budget", type=float, default=256e6, help="memory_budget in bytes (ooc, dist)")
     p.add_argument("--fit-budget", type=float, default=None, help="memory: the fit's memory_budget (default: the model's)")
     p.add_argument("--design-cache", default=None,
-                   help="memory: the fit's design_cache in bytes, or 'none' for no limit (default: the model's)")
+                   help="memory: the fit's design_cache in bytes, 'none' for no limit or 'auto' (default: the model's)")
     p.add_argument("--compare", action="store_true", help="ooc: also fit in memory and compare objectives")
     p.add_argument("--ranks", type=int, default=2, help="dist: ranks to compare with one (0: every visible GPU)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="dist: gloo on CPU or NCCL, one GPU per rank")
