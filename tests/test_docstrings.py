@@ -22,6 +22,7 @@ MODULES = [
     "mixpref.data.labels",
     "mixpref.data.validation",
     "mixpref.models.options",
+    "mixpref.models._problem",
     "mixpref.models.inference.batching",
     "mixpref.tracking.uris",
     "mixpref.tracking.values",
