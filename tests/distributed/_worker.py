@@ -11,7 +11,7 @@ def population(kind):
     import mixpref as mp
 
     if kind == "fresh":
-        from tests.models.test_engine_formulation import fresh_data
+        from tests.models._fresh import fresh_data
 
         return fresh_data(n=1200, dim=6, n_ann=40, seed=3)
     pop = mp.synthetic.population(n_types=2, n_annotators=41, comparisons_per_annotator=30, dim=6, n_prompts=8,

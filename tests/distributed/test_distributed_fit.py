@@ -103,7 +103,7 @@ def test_cached_features_with_a_missing_shard_name_the_responses(tmp_path):
     with pytest.raises(mp.DataError, match="not in the cache .*shard is missing"):
         mp.BradleyTerry().fit(data, cached)
     # out of core: the difference matrix (300 x 64 float64, 154 kB) exceeds the budget and is streamed
-    from tests.models.test_engine_formulation import fresh_data
+    from tests.models._fresh import fresh_data
 
     data, feats = fresh_data(n=300, dim=64)
     whole = _worker.cached_features(feats, tmp_path / "cache2")

@@ -10,7 +10,7 @@ from mixpref.models import inference as I
 from mixpref.models._problem import build_problem, check_design_cache
 from mixpref.models._rows import RowSource
 from mixpref.models.inference.batching import batch_groups
-from tests.models.test_engine_formulation import fresh_data, oracle_marginal
+from tests.models._fresh import fresh_data, oracle_marginal
 
 
 @pytest.fixture

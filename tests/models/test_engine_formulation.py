@@ -5,44 +5,14 @@ import sys
 import textwrap
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
-from scipy.special import log_expit, logsumexp
 
 import mixpref as mp
-from mixpref.data.arrays import ComparisonArrays
 from mixpref.models import _engine as E
 from mixpref.models._problem import build_problem
 from mixpref.models.inference.linear_lbfgs import LinearObjective, maximize
-
-
-def fresh_data(n=300, dim=6, n_ann=12, seed=0):
-    """Every comparison with two new responses; labels from two annotator types."""
-    rng = np.random.default_rng(seed)
-    emb = rng.standard_normal((2 * n, dim))
-    types = rng.integers(0, 2, n_ann)
-    v = rng.standard_normal((2, dim)) * 1.5
-    ann = rng.integers(0, n_ann, n)
-    a, b = np.arange(0, 2 * n, 2), np.arange(1, 2 * n, 2)
-    logit = ((emb[a] - emb[b]) * v[types[ann]]).sum(1)
-    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
-    prompts = pd.DataFrame({"prompt_id": np.arange(n), "text": None})
-    responses = pd.DataFrame({"response_id": np.arange(2 * n), "prompt_id": np.repeat(np.arange(n), 2), "text": None})
-    data = mp.PreferenceData(prompts, responses, pd.Index(np.arange(n_ann)),
-                             ComparisonArrays(np.arange(n), a, b, y, ann))
-    return data, mp.Features(np.arange(2 * n), emb)
-
-
-def oracle_marginal(theta, logits, data, emb):
-    """float64 numpy: sum over annotators of logsumexp_k(log w_k + their comparisons' log-likelihood)."""
-    arr = data.arrays
-    emb = np.asarray(emb, dtype=np.float64)
-    x = emb[arr.a] - emb[arr.b]
-    ll = log_expit(np.where(arr.y == 1, 1, -1)[:, None] * (x @ theta.T))
-    gll = np.zeros((len(data.annotators), len(logits)))
-    np.add.at(gll, arr.annotator, ll)
-    return logsumexp(gll + (logits - logsumexp(logits)), axis=1).sum()
+from tests.models._fresh import assert_oracle_value_and_gradient, fresh_data
 
 
 def test_auto_picks_difference_matrix_for_fresh_and_gather_for_shared_responses():
@@ -60,22 +30,10 @@ def test_auto_picks_difference_matrix_for_fresh_and_gather_for_shared_responses(
 @pytest.mark.parametrize("formulation,stream", [("diff", None), ("gather", None), ("diff", 1000), ("gather", 1000)])
 def test_every_formulation_computes_the_oracle_marginal_and_the_same_gradient(formulation, stream):
     data, feats = fresh_data()
-    spec = E.Spec(n_types=2, prior_scale=None)
-    rng = np.random.default_rng(1)
-    theta, logits = rng.standard_normal((2, 6)), np.array([0.3, -0.2])
     problem = build_problem(data, feats, dtype=torch.float64, formulation=formulation, stream_bytes=stream)
     assert problem.streamed == (stream is not None)
-    params = {"theta": torch.tensor(theta, requires_grad=True), "logits": torch.tensor(logits, requires_grad=True)}
-    value = E.log_joint(spec, params, problem)
-    assert float(value.detach()) == pytest.approx(oracle_marginal(theta, logits, data, feats.embeddings), rel=1e-12)
-    value.backward()
-    # numerical gradient of the oracle in one coordinate
-    eps = 1e-6
-    bumped = theta.copy()
-    bumped[1, 2] += eps
-    numeric = (oracle_marginal(bumped, logits, data, feats.embeddings)
-               - oracle_marginal(theta, logits, data, feats.embeddings)) / eps
-    assert float(params["theta"].grad[1, 2]) == pytest.approx(numeric, rel=1e-4)
+    # the value, and the gradient in one coordinate against the oracle's finite difference
+    assert_oracle_value_and_gradient(problem, data, feats, (1, 2))
 
 
 def test_linear_lbfgs_reaches_sklearn_logistic_regression():

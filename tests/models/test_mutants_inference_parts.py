@@ -21,7 +21,7 @@ from mixpref.models.inference.linear_lbfgs import LinearObjective
 
 from ..reference import oracles as O
 from .conftest import features_for, make_data
-from .test_engine_formulation import fresh_data, oracle_marginal
+from ._fresh import fresh_data, oracle_marginal
 
 
 # ---------------------------------------------------------------- Laplace

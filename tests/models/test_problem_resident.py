@@ -5,10 +5,9 @@ import pytest
 import torch
 
 import mixpref as mp
-from mixpref.models import _engine as E
 from mixpref.models._problem import build_problem
 from mixpref.models._rows import RowSource
-from tests.models.test_engine_formulation import fresh_data, oracle_marginal
+from tests.models._fresh import assert_oracle_value_and_gradient, fresh_data
 
 
 def test_partly_resident_rows_are_the_difference_rows():
@@ -33,19 +32,7 @@ def test_budget_below_the_matrix_keeps_part_resident_and_computes_the_oracle_mar
     assert isinstance(x, RowSource) and problem.streamed
     assert 0 < x.n_resident < 300
     assert x.n_resident == (10_800 - 2 * 28 * 48) // 48 == 169
-    spec = E.Spec(n_types=2, prior_scale=None)
-    rng = np.random.default_rng(1)
-    theta, logits = rng.standard_normal((2, 6)), np.array([0.3, -0.2])
-    params = {"theta": torch.tensor(theta, requires_grad=True), "logits": torch.tensor(logits, requires_grad=True)}
-    value = E.log_joint(spec, params, problem)
-    assert float(value.detach()) == pytest.approx(oracle_marginal(theta, logits, data, feats.embeddings), rel=1e-12)
-    value.backward()
-    eps = 1e-6
-    bumped = theta.copy()
-    bumped[0, 4] += eps
-    numeric = (oracle_marginal(bumped, logits, data, feats.embeddings)
-               - oracle_marginal(theta, logits, data, feats.embeddings)) / eps
-    assert float(params["theta"].grad[0, 4]) == pytest.approx(numeric, rel=1e-4)
+    assert_oracle_value_and_gradient(problem, data, feats, (0, 4))
 
 
 def test_working_bytes_leave_less_resident():

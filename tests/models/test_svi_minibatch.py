@@ -180,7 +180,7 @@ def test_lowrank_persons_refuse_minibatches(inference):
 def test_minibatch_svi_on_a_streamed_design_matrix_equals_the_in_memory_fit():
     # out of core: the difference matrix (300 x 64 float64, 154 kB) exceeds the budget; each batch
     # reads its own rows from the features, and the steps are the in-memory steps
-    from tests.models.test_engine_formulation import fresh_data
+    from tests.models._fresh import fresh_data
 
     data, feats = fresh_data(n=300, dim=64)
     kw = dict(n_types=2, dtype="float64", inference="svi", svi_steps=10, n_samples=2, batch_size=4, max_steps=20)
