@@ -33,20 +33,12 @@ def refit(model, data, features, previous=None):
     """A fresh copy of ``model`` (its constructor arguments) fitted to ``data``, with ``previous`` as an extra start.
 
     The returned model has ``warm_start_``: whether the previous round's start won (False for
-    single models, which have one optimum, and for models without a warm start).
+    single models, which have one optimum and are simply refitted, and for LowRankBT, which
+    always starts from its own mixture corner).
     """
     fresh = _fresh(model)
     spec_prev = getattr(previous, "spec_", None)
     warm = previous is not None and spec_prev is not None and spec_prev.n_types > 1
-    if warm and "warm_start" in _fit_parameters(fresh):
-        fresh.fit(data, features, study=False, warm_start=previous)
-    else:
-        fresh.fit(data, features, study=False)
+    fresh.fit(data, features, study=False, warm_start=previous if warm else None)
     fresh.warm_start_ = bool(getattr(fresh, "warm_start_", False))
     return fresh
-
-
-def _fit_parameters(model):
-    import inspect
-
-    return inspect.signature(model.fit).parameters

@@ -141,8 +141,13 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
         return self._lowrank_spec(basis)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data, features, study=None):
-        """Fit to ``data`` with response ``features``; returns self (see :meth:`PreferenceModel.fit`)."""
+    def fit(self, data, features, study=None, warm_start=None):
+        """Fit to ``data`` with response ``features``; returns self (see :meth:`PreferenceModel.fit`).
+
+        ``warm_start`` is accepted as by every model, but the fit always starts from its own
+        mixture corner (the persons' weights of an earlier fit belong to other annotators'
+        data): with one, ``warm_start_`` is False.
+        """
         opts = self._options()
         if opts["inference"] not in INFERENCE:
             raise DataError(f"inference: got {opts['inference']!r}, expected one of {INFERENCE} for {type(self).__name__}")
@@ -195,6 +200,8 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
         self.objective_ = float(objective)
         self.fit_trace_ = trace
         self.fit_seconds_ = time.perf_counter() - t0
+        if warm_start is not None:
+            self.warm_start_ = False
         emit("fit", model=self, study=study)
         return self
 

@@ -40,3 +40,12 @@ def test_warm_start_wins_only_by_a_better_objective(pop):
     assert got.objective_ >= plain.objective_ - 1e-9
     assert got.warm_start_ == (got.objective_ > plain.objective_)
     assert not hasattr(plain, "warm_start_")
+
+
+def test_lowrank_accepts_a_warm_start_but_starts_from_its_own_corner(pop):
+    from mixpref.models.lowrank import LowRankBT
+
+    previous = LowRankBT(rank=2, random_state=0).fit(pop.data, pop.features, study=False)
+    got = LowRankBT(rank=2, random_state=0).fit(pop.data, pop.features, study=False, warm_start=previous)
+    assert got.warm_start_ is False
+    assert got.objective_ == pytest.approx(previous.objective_, abs=1e-12)
