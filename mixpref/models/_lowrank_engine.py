@@ -56,7 +56,8 @@ def basis_rewards(lr: LowRankSpec, params: dict, phi, logp_ref=None) -> torch.Te
     return E.rewards(lr.basis, params, phi, logp_ref)
 
 
-def _parts(lr, params, problem):
+def reward_parts(lr, params, problem):
+    """The basis reward differences of the comparisons (n_comparisons, K) and the rankings' slots (or None)."""
     r = basis_rewards(lr, params, problem.phi, problem.logp_ref)
     # the policy-likelihood normaliser cancels within a prompt (pairs and rankings alike): left out
     D = r.index_select(0, problem.a) - r.index_select(0, problem.b) if problem.n_comparisons else r.new_zeros((0, r.shape[1]))
@@ -66,7 +67,7 @@ def _parts(lr, params, problem):
 
 def obs_loglik_weights(lr: LowRankSpec, params: dict, problem, W: torch.Tensor) -> torch.Tensor:
     """(n_obs,) log-likelihood of each observation under its own weights ``W`` (n_obs, K)."""
-    D, S = _parts(lr, params, problem)
+    D, S = reward_parts(lr, params, problem)
     nc = problem.n_comparisons
     parts = []
     if nc:
@@ -78,9 +79,13 @@ def obs_loglik_weights(lr: LowRankSpec, params: dict, problem, W: torch.Tensor) 
     return torch.cat(parts) if len(parts) > 1 else (parts[0] if parts else W.new_zeros(0))
 
 
-def obs_loglik_atoms(lr: LowRankSpec, params: dict, problem, atoms: torch.Tensor) -> torch.Tensor:
-    """(n_obs, M) log-likelihood of each observation under each weight vector of ``atoms`` (M, K)."""
-    D, S = _parts(lr, params, problem)
+def obs_loglik_atoms(lr: LowRankSpec, params: dict, problem, atoms: torch.Tensor, parts=None) -> torch.Tensor:
+    """(n_obs, M) log-likelihood of each observation under each weight vector of ``atoms`` (M, K).
+
+    ``parts``: the problem's basis reward differences and ranking slots ``(D, S)``, when the
+    caller has formed them already (for chunks of a larger problem).
+    """
+    D, S = reward_parts(lr, params, problem) if parts is None else parts
     parts = []
     if problem.n_comparisons:
         parts.append(E.pair_loglik(lr.basis, params, D @ atoms.T, problem))

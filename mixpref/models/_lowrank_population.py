@@ -27,17 +27,23 @@ from . import _lowrank_engine as L
 def group_atom_loglik(lr: L.LowRankSpec, params: dict, problem, atoms: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
     """(n_groups, M) log-likelihood of each group's observations under each atom (float64).
 
-    Chunks of 8,192 observations keep the (chunk, M) temporaries in cache: measured at
-    160k observations x 256 atoms, 0.12 s against 0.50 s with chunks of 65,536 (same values).
+    The basis reward differences are formed once; chunks of 8,192 observations keep the
+    (chunk, M) temporaries in cache (measured at 160k observations x 256 atoms: 0.12 s
+    against 0.50 s with chunks of 65,536, same values). Sums run in the problem's dtype: a
+    group's few hundred terms lose nothing that matters to the prior's mass in float32, and
+    converting every chunk to float64 cost a quarter of the time.
     """
-    out = torch.zeros((problem.n_groups, atoms.shape[0]), dtype=torch.float64, device=atoms.device)
-    n = problem.n_obs
+    n, nc = problem.n_obs, problem.n_comparisons
+    out = torch.zeros((problem.n_groups, atoms.shape[0]), dtype=atoms.dtype, device=atoms.device)
     with torch.no_grad():
+        D, S = L.reward_parts(lr, params, problem)
         for start in range(0, n, chunk):
-            sub = problem if (start == 0 and n <= chunk) else problem.take(np.arange(start, min(n, start + chunk)))
-            la = L.obs_loglik_atoms(lr, params, sub, atoms).double()
-            out.index_add_(0, sub.group, la)
-    return out
+            idx = np.arange(start, min(n, start + chunk))
+            sub = problem if (start == 0 and n <= chunk) else problem.take(idx)
+            rows = torch.as_tensor(idx[idx < nc], device=D.device)
+            slots = None if S is None else S[torch.as_tensor(idx[idx >= nc] - nc, device=S.device)]
+            out.index_add_(0, sub.group, L.obs_loglik_atoms(lr, params, sub, atoms, parts=(D[rows], slots)))
+    return out.double()
 
 
 def npmle_log_weights(group_loglik: torch.Tensor, max_iter: int = 1000, tol: float = 1e-8) -> torch.Tensor:
