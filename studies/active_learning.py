@@ -1,8 +1,9 @@
 """Study `active_learning`: which question to ask, of whom, and what it saves.
 
 Four experiments with ``mixpref.active`` (``suggest``: objectives ``type``, ``reward``
-(BALD), ``decision``, ``uncertainty``, ``random``; a query reveals the label a pool row
-holds, drawn from the synthetic population's ground truth or recorded in the real data):
+(BALD), ``decision``, ``prediction`` (EPIG), ``uncertainty``, ``random``; a query reveals
+the label a pool row holds, drawn from the synthetic population's ground truth or recorded
+in the real data):
 
 1. **Population learning**: a 3-type population (d = 32, logit sd 2, 30 annotators); a
    MixtureBT (Laplace posterior) refitted after every batch, warm-started: the previous
@@ -13,7 +14,12 @@ holds, drawn from the synthetic population's ground truth or recorded in the rea
    that random reaches with the full budget, as a fraction of that budget. 1b repeats it
    with a 5x larger pool of candidates (50,000 (pair, annotator) rows, same budget; unlabelled
    candidates are cheap, and BAL-PM / APL select from pools of 10^5+); 1c records what each
-   objective asks for in both pools.
+   objective asks for in both pools. 1d draws the same kind of population on *real* text
+   embeddings (UKPConvArg1's arguments, MiniLM, PCA to 32 dimensions; types and labels
+   synthetic, so the truth is known): real embeddings are anisotropic and clustered, where
+   isotropic random directions make every pair about equally informative. Each setting
+   also reports a bound (``lib/optimal_design.py``): the labels that the best possible design,
+   knowing the true parameters, needs to match random's full budget (asymptotically).
 2. **Onboarding**: new annotators of a known type (K = 3, logit sd 2, d = 64) asked one
    question at a time; after each answer the model is adapted (``model.adapt``: the type
    posterior, population frozen). Questions until the posterior on the true type is >= 0.95,
@@ -43,6 +49,7 @@ Set ``OMP_NUM_THREADS=1`` on a shared machine: each refit is small.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -60,23 +67,32 @@ from mixpref.data.synthetic import SyntheticPopulation, SyntheticTruth
 from mixpref.reporting import Report, new_figure
 
 HERE = Path(__file__).resolve().parent
-POP_OBJECTIVES = ["random", "uncertainty", "reward", "type", "decision"]
-COLORS = {"random": "0.4", "uncertainty": "tab:orange", "reward": "tab:blue", "type": "tab:green", "decision": "tab:red"}
+sys.path.insert(0, str(HERE / "lib"))
+from optimal_design import population_design_ratio  # noqa: E402
+
+POP_OBJECTIVES = ["random", "uncertainty", "reward", "type", "decision", "prediction"]
+COLORS = {"random": "0.4", "uncertainty": "tab:orange", "reward": "tab:blue", "type": "tab:green", "decision": "tab:red", "prediction": "tab:purple"}
 
 
 def config(small):
     if small:
         return dict(seeds=[0], pop=dict(n_types=2, dim=8, n_annotators=10, n_prompts=10, responses_per_prompt=6),
-                     pool=300, test=200, budget=60, step=30, restarts=1, draws=16,
+                     pool=300, test=200, budget=60, step=30, restarts=1, draws=16, population_draws=16,
                      onboard=dict(n_new=4, dim=16, n_annotators=40, per=30, pool=100, max_q=40),
                      decision=dict(n_prompts=6, n_annotators=12, pool=300, budget=60, step=30, seeds=[0], logit_scale=1.5),
-                     ukp=dict(topics=2, budget=100, step=50, seeds=[0]))
+                     ukp=dict(topics=2, budget=100, step=50, seeds=[0]),
+                     real=dict(seeds=[0], pop=dict(dim=8, per=6, prompts=4, n_annotators=10, n_types=2)))
     return dict(seeds=[0, 1, 2], pop=dict(n_types=3, dim=32, n_annotators=30, n_prompts=50, responses_per_prompt=10),
-                pool=10000, test=1500, budget=1000, step=100, restarts=2, draws=64,
+                # population learning scores with 128 posterior draws: BALD is a Monte Carlo estimate of a mutual
+                # information, and with 64 its noise cost labels (seed-averaged saving of "reward": isotropic
+                # 0.97 -> 0.75, real embeddings 0.60 -> 0.55; 256 draws: no further gain)
+                pool=10000, test=1500, budget=1000, step=100, restarts=2, draws=64, population_draws=128,
                 onboard=dict(n_new=60, dim=64, n_annotators=150, per=60, pool=300, max_q=150),
                 decision=dict(n_prompts=30, n_annotators=60, pool=8000, budget=1500, step=250, seeds=[0, 1, 2],
                               logit_scale=1.5),
-                ukp=dict(topics=8, budget=2000, step=200, seeds=[0, 1]))
+                ukp=dict(topics=8, budget=2000, step=200, seeds=[0, 1]),
+                # 6 seeds: a curve here takes seconds; the first 3 are the acceptance's
+                real=dict(seeds=[0, 1, 2, 3, 4, 5], pop=dict(dim=32, per=25, n_annotators=30, n_types=3)))
 
 
 def labels_to_reach(curve, target):
@@ -130,13 +146,52 @@ def plot_curves(report, curves, metric, name, title, ylabel):
 
 
 # ---------------------------------------------------------------------------- 1. population learning
-def population_learning(cfg, run, curve_dir=None, reuse=False, objectives=POP_OBJECTIVES):
+def isotropic_population(cfg):
+    return lambda seed: mp.synthetic.population(logit_sd=2.0, comparisons_per_annotator=2, random_state=seed, **cfg["pop"])
+
+
+_EMBEDDINGS = {}
+
+
+def real_embedding_population(cache_dir, dim=32, per=25, prompts=None, n_annotators=30, n_types=3):
+    """Seed -> a population of types drawn on real text embeddings: UKPConvArg1's arguments (the first ``per``
+    of each topic/stance, the first ``prompts`` of them or all 32), MiniLM embeddings reduced by PCA to ``dim``."""
+    from sklearn.decomposition import PCA
+
+    key = (cache_dir, dim, per, prompts)
+    if key not in _EMBEDDINGS:
+        data = mp.datasets.load("ukpconvarg1")
+        keep = sorted(data.prompts["prompt_id"])[: prompts or len(data.prompts)]
+        data = data.select(prompts=keep)
+        ids = [r for p in keep for r in data.responses.loc[data.responses["prompt_id"] == p, "response_id"].iloc[:per]]
+        emb = mp.TextEncoder("minilm", cache_dir=cache_dir).encode_data(data)
+        E = np.asarray(emb.embeddings, dtype=np.float64)[emb.positions(ids)]
+        _EMBEDDINGS[key] = (PCA(n_components=dim, random_state=0).fit_transform(E), len(keep))
+    E, n_prompts = _EMBEDDINGS[key]
+    return lambda seed: mp.synthetic.population(n_types=n_types, n_annotators=n_annotators, comparisons_per_annotator=2,
+                                                logit_sd=2.0, n_prompts=n_prompts, responses_per_prompt=per,
+                                                embeddings=E, random_state=seed)
+
+
+def design_bounds(cfg, make_population):
+    """Per seed: the fraction of random's labels the truth-optimal design needs (``lib/optimal_design.py``)."""
+    rows = []
+    for seed in cfg["seeds"]:
+        pop = make_population(seed)
+        bound = population_design_ratio(pop, truth_pool(pop, cfg["pool"], random_state=seed + 100),
+                                        truth_pool(pop, cfg["test"], random_state=seed + 200))
+        rows.append({"seed": seed, **bound})
+    return pd.DataFrame(rows)
+
+
+def population_learning(cfg, run, curve_dir=None, reuse=False, objectives=POP_OBJECTIVES, make_population=None):
     """Curves of every (seed, objective); each is also saved to ``curve_dir`` (if given) as it finishes, and
     ``reuse`` reads a saved one instead of recomputing it (so that seeds can run in separate processes and
-    one last process assembles the report)."""
+    one last process assembles the report). ``make_population``: seed -> population (default: isotropic)."""
+    make_population = make_population or isotropic_population(cfg)
     curves = []
     for seed in cfg["seeds"]:
-        pop = mp.synthetic.population(logit_sd=2.0, comparisons_per_annotator=2, random_state=seed, **cfg["pop"])
+        pop = make_population(seed)
         pool = test = model = None
         for obj in objectives:
             cached = None if curve_dir is None else Path(curve_dir) / f"curve_seed{seed}_{obj}.csv"
@@ -147,7 +202,7 @@ def population_learning(cfg, run, curve_dir=None, reuse=False, objectives=POP_OB
                 if pool is None:
                     pool = truth_pool(pop, cfg["pool"], random_state=seed + 100)
                     test = truth_pool(pop, cfg["test"], random_state=seed + 200)
-                    model = mp.MixtureBT(n_types=cfg["pop"]["n_types"], n_restarts=cfg["restarts"],
+                    model = mp.MixtureBT(n_types=len(pop.truth.weights), n_restarts=cfg["restarts"],
                                          inference="laplace", n_samples=cfg["draws"], random_state=seed)
                 c = simulate(model, pool, pop.features, objective=obj, budget=cfg["budget"], step=cfg["step"],
                              n_initial=cfg["step"], test=test, labels=pop.truth.annotator_types, random_state=seed,
@@ -389,7 +444,7 @@ def ukp_replay(cfg, args, run):
     return pd.concat(curves, ignore_index=True), note
 
 
-PART_ORDER = ["population", "population_selection", "onboarding", "decisions", "decisions_clear", "ukp"]
+PART_ORDER = ["population", "population_selection", "population_real", "onboarding", "decisions", "decisions_clear", "ukp"]
 # reward scale of the clear-cycle population: at 1.5 the cycles hinge on a pair whose weighted majority
 # margin is ~0.02 (the 0.40 type's strong preference nearly cancels the two others' weaker ones);
 # at 3.0 preferences are nearly votes and that margin is ~0.145
@@ -421,8 +476,9 @@ def verdict(summary, target=0.6):
     best = s["seed_averaged"].fillna(np.inf).idxmin()
     r = s.loc[best]
     met = r.seed_averaged <= target and r.median_all_seeds <= target
+    over = f"{r.median_all_seeds:.2f}x" if np.isfinite(r.median_all_seeds) else "beyond the budget"
     return (f"**Target <= {target}x of random's labels: {'met' if met else 'not met'}.** Best objective on the "
-            f"seed-averaged curve: `{best}`, {r.seed_averaged:.2f}x; over the seeds: median {r.median_all_seeds:.2f}x "
+            f"seed-averaged curve: `{best}`, {r.seed_averaged:.2f}x; over the seeds: median {over} "
             f"(a seed that never reaches random's final LL counts as more than the budget), reached on "
             f"{int(r.reached)} of {int(r['count'])} seeds.")
 
@@ -435,13 +491,46 @@ def fmt_saving(summary):
                      for _, r in summary.iterrows())
 
 
+def population_part(report, study, cfg, args, part, heading, objectives, make_population, params):
+    """Run population learning for one setting and write its section: saving, the design bound, curves."""
+    with study.run(part, params={"budget": cfg["budget"], "pool": cfg["pool"], "objectives": objectives,
+                                 "seeds": cfg["seeds"], **params}) as run:
+        curves = population_learning(cfg, run, curve_dir=Path(args.out) / part / "curves", reuse=args.reuse_curves,
+                                     objectives=objectives, make_population=make_population)
+        table, summary = saving_table(curves, "log_likelihood", cfg["budget"])
+        bounds = design_bounds(cfg, make_population)
+        run.log_metrics({"design_bound_median": float(bounds.ratio.median())})
+        dropped = [o for o in POP_OBJECTIVES if o not in objectives]
+        report.text(f"{heading}\nObjectives {', '.join(objectives)}"
+                    + (f" (not run here: {', '.join(dropped)})" if dropped else "")
+                    + f". Budget {cfg['budget']} labels ({cfg['step']} per round, the first {cfg['step']} random), pool "
+                    f"{cfg['pool']} candidate (pair, annotator) rows, test {cfg['test']} comparisons, seeds {cfg['seeds']}. "
+                    "Labels needed to reach random's held-out LL at the full budget, as a fraction of the budget (median "
+                    "and range over the seeds that reach it; all-seed median: a seed that never reaches it counts as "
+                    "more than the budget, inf; seed-averaged curve: the mean curve over seeds vs the mean random "
+                    f"curve's final LL): {fmt_saving(summary)}.\n\n" + verdict(summary)
+                    + f"\n\nBound: the best possible design (knowing the true parameters and types; asymptotic, see "
+                    f"`studies/lib/optimal_design.py`) would need {bounds.ratio.median():.2f}x of random's labels (per seed "
+                    f"{', '.join(f'{r:.3f}' for r in bounds.ratio)}; certified lower bounds "
+                    f"{', '.join(f'{r:.3f}' for r in bounds.certified_lower)}). A target below it cannot be met in "
+                    "expectation by any objective here.")
+        report.table(summary, f"{part}_saving", "Fraction of the budget needed to match random's final held-out LL", ".3f")
+        report.table(table, f"{part}_saving_by_seed", None, ".4g")
+        report.table(bounds, f"{part}_design_bound", "Truth-optimal design: fraction of random's labels", ".4g")
+        report.table(curves, f"{part}_curves", None, ".4g")
+        plot_curves(report, curves, "log_likelihood", f"{part}_ll", "Held-out log-likelihood per comparison",
+                    "mean log-likelihood")
+        plot_curves(report, curves, "ari", f"{part}_ari", "ARI of the annotators' types", "ARI")
+    return curves, table, summary, bounds
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--out", default=str(HERE / "results" / "active_learning"))
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "mixpref" / "features"))
-    parser.add_argument("--parts", default="onboarding,decisions,decisions_clear,ukp,population")
+    parser.add_argument("--parts", default="onboarding,decisions,decisions_clear,ukp,population,population_real")
     parser.add_argument("--population-pool", type=int, default=None,
                         help="pool size (candidate (pair, annotator) rows) of population learning; another size than "
                              "the default is reported as a second setting, with its own files")
@@ -452,6 +541,7 @@ def main(argv=None):
                              "recomputing them (seeds run in separate processes, one last run assembles)")
     args = parser.parse_args(argv)
     cfg = config(args.small)
+    pcfg = {**cfg, "draws": cfg["population_draws"]}
     parts = set(args.parts.split(","))
     results = {}
     with mp.Study("active_learning", tracking_uri=args.tracking_uri, output_dir=args.out) as study:
@@ -525,47 +615,38 @@ def main(argv=None):
                 report.table(curves, "ukp_curves", None, ".4g")
                 plot_curves(report, curves, "log_likelihood", "ukp_ll", "UKPConvArg1 held-out log-likelihood", "mean log-likelihood")
             path = write_report(report, args.out, "ukp", mark, study)
+        objectives = args.population_objectives.split(",")
+        if not set(objectives) <= set(POP_OBJECTIVES):
+            raise SystemExit(f"--population-objectives: expected some of {POP_OBJECTIVES}")
         if "population" in parts:
             mark = len(report.parts)
             # another pool size is a second setting beside the default one: its own run, files and section
             alt = args.population_pool is not None and args.population_pool != cfg["pool"]
+            setting = dict(pcfg)
             if args.population_pool is not None:
-                cfg["pool"] = args.population_pool
+                setting["pool"] = args.population_pool
             if args.population_seeds:
-                cfg["seeds"] = [int(x) for x in args.population_seeds.split(",")]
-            objectives = args.population_objectives.split(",")
-            if not set(objectives) <= set(POP_OBJECTIVES):
-                raise SystemExit(f"--population-objectives: expected some of {POP_OBJECTIVES}")
-            part = f"population_pool{cfg['pool']}" if alt else "population"
-            stem = part if alt else "population"
-            with study.run(part, params={"budget": cfg["budget"], "pool": cfg["pool"], "objectives": objectives,
-                                         **cfg["pop"]}) as run:
-                curves = population_learning(cfg, run, curve_dir=Path(args.out) / part / "curves",
-                                             reuse=args.reuse_curves, objectives=objectives)
-                table, summary = saving_table(curves, "log_likelihood", cfg["budget"])
-                results["population"] = (curves, table, summary)
-                heading = (f"## 1b. Population learning with a larger pool ({cfg['pool']:,} rows)" if alt
-                           else "## 1. Population learning")
-                dropped = [o for o in POP_OBJECTIVES if o not in objectives]
-                report.text(f"{heading}\nObjectives {', '.join(objectives)}"
-                            + (f" (not run here: {', '.join(dropped)})" if dropped else "") + f". Budget {cfg['budget']} labels ({cfg['step']} per round, the first "
-                            f"{cfg['step']} random), pool {cfg['pool']} candidate (pair, annotator) rows, test "
-                            f"{cfg['test']} comparisons, seeds {cfg['seeds']}. Labels needed to reach random's held-out "
-                            f"LL at the full budget, as a fraction of the budget (median and range over the seeds that reach it; "
-                            "all-seed median: a seed that never reaches it counts as more than the budget, inf; "
-                            "seed-averaged curve: the mean curve over seeds vs the mean random curve's final LL): "
-                            f"{fmt_saving(summary)}.\n\n" + verdict(summary))
-                report.table(summary, f"{stem}_saving", "Fraction of the budget needed to match random's final held-out LL", ".3f")
-                report.table(table, f"{stem}_saving_by_seed", None, ".4g")
-                report.table(curves, f"{stem}_curves", None, ".4g")
-                plot_curves(report, curves, "log_likelihood", f"{stem}_ll", "Held-out log-likelihood per comparison", "mean log-likelihood")
-                plot_curves(report, curves, "ari", f"{stem}_ari", "ARI of the annotators' types", "ARI")
+                setting["seeds"] = [int(x) for x in args.population_seeds.split(",")]
+            part = f"population_pool{setting['pool']}" if alt else "population"
+            heading = (f"## 1b. Population learning with a larger pool ({setting['pool']:,} rows)" if alt
+                       else "## 1. Population learning")
+            results["population"] = population_part(report, study, setting, args, part, heading, objectives,
+                                                     isotropic_population(pcfg), dict(setting["pop"]))
             path = write_report(report, args.out, part, mark, study)
+        if "population_real" in parts:
+            mark = len(report.parts)
+            rcfg = {**pcfg, "seeds": cfg["real"]["seeds"]}
+            make = real_embedding_population(args.cache_dir, **cfg["real"]["pop"])
+            results["population_real"] = population_part(
+                report, study, rcfg, args, "population_real",
+                "## 1d. Population learning on real text embeddings (semi-synthetic)", objectives, make,
+                {"features": "UKPConvArg1 MiniLM, PCA", **cfg["real"]["pop"]})
+            path = write_report(report, args.out, "population_real", mark, study)
         if "population_selection" in parts:
             mark = len(report.parts)
             pools = [cfg["pool"], 5 * cfg["pool"]]
             with study.run("population_selection", params={"pools": pools, "budget": cfg["budget"]}):
-                profile = selection_profile(cfg, pools)
+                profile = selection_profile(pcfg, pools)
                 results["population_selection"] = profile
                 report.text(f"## 1c. What the objectives ask for, pool {pools[0]:,} vs {pools[1]:,}\n"
                             "The loop of population learning again (same seeds, so the same rows are asked), recording "

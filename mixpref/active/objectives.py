@@ -18,6 +18,9 @@ hypothesis about the annotator and a draw of the rewards. With ``Hb`` the binary
 * ``decision``: ``I(y; o) = Hb(mean_s P_s) - sum_c f_c Hb(mean_{s: o_s = c} P_s)`` with o_s
   the rule's outcome (Smith set proxy, :mod:`.outcomes`) for the row's prompt in draw s:
   how much the answer tells about what the rule will choose;
+* ``prediction`` (EPIG): ``I(y; y*)`` with ``y*`` the answer to a target comparison sampled
+  from the pool, averaged over targets: what the answer tells about the answers the model
+  will be asked to predict (:mod:`.prediction`);
 * ``uncertainty``: ``Hb(mean_s P_s)``; ``random``: uniform noise.
 
 Examples
@@ -33,9 +36,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError
+from .prediction import epig, targets_of
 
-OBJECTIVES = ("type", "reward", "decision", "uncertainty", "random")
-NEEDS_DRAWS = ("reward", "decision")
+OBJECTIVES = ("type", "reward", "decision", "prediction", "uncertainty", "random")
+NEEDS_DRAWS = ("reward", "decision", "prediction")
 _CHUNK_ELEMENTS = 4_000_000
 FLOAT32_ABOVE = 1_000_000
 
@@ -73,8 +77,12 @@ def _decision(P, codes):
     return binary_entropy(P.mean(axis=0, dtype=np.float64)) - h_cond
 
 
-def score_pool(objective, belief, pool, outcome_codes=None, random_state=0):
-    """Single-pair scores (P,) of ``objective`` for every candidate of ``pool``."""
+def score_pool(objective, belief, pool, outcome_codes=None, random_state=0, annotator_codes=None):
+    """Single-pair scores (P,) of ``objective`` for every candidate of ``pool``.
+
+    ``annotator_codes`` (P,): whom each row is asked (< 0: nobody in particular); the
+    ``prediction`` objective counts a shared annotator's type as shared by their answers.
+    """
     if objective not in OBJECTIVES:
         raise DataError(f"objective: got {objective!r}, expected one of {OBJECTIVES}")
     P = len(pool)
@@ -93,6 +101,12 @@ def score_pool(objective, belief, pool, outcome_codes=None, random_state=0):
     if objective == "decision":
         # a prompt whose outcome is the same in every draw has nothing left to learn: I(y; o) = 0
         todo = np.flatnonzero(outcome_codes.max(axis=0)[pool.prompt_code] > 0)
+    if objective == "prediction":
+        targets = targets_of(P, random_state=random_state)
+        q_rows = _hyp_probs(rows, belief.hypotheses, pool.ia[targets], pool.ib[targets])
+        codes = None if annotator_codes is None or belief.per_answer_types else np.asarray(annotator_codes)
+        # the (C, T) joint tables are the large temporaries here
+        step = max(64, _CHUNK_ELEMENTS // (8 * len(targets)))
     for lo in range(0, len(todo), step):
         sl = todo[lo:lo + step]
         p = _hyp_probs(rows, belief.hypotheses, pool.ia[sl], pool.ib[sl])  # (C, S, H)
@@ -101,6 +115,10 @@ def score_pool(objective, belief, pool, outcome_codes=None, random_state=0):
             pbar = p[:, 0].astype(np.float64)
             mix = belief.mix[sl]
             out[sl] = binary_entropy((mix * pbar).sum(axis=1)) - (mix * binary_entropy(pbar)).sum(axis=1)
+            continue
+        if objective == "prediction":
+            out[sl] = epig(p, belief.mix[sl], q_rows, belief.mix[targets],
+                           None if codes is None else codes[sl], None if codes is None else codes[targets])
             continue
         Ps = np.einsum("csh,ch->cs", p, mix)  # (C, S)
         marginal = binary_entropy(Ps.mean(axis=1, dtype=np.float64))

@@ -41,14 +41,17 @@ def suggest(model, pool, features, n=10, objective="uncertainty", annotator=None
         Features of every response of the pool.
     n : int
         How many to return; more than the pool holds is a :class:`DataError`.
-    objective : {"type", "reward", "decision", "uncertainty", "random"}
+    objective : {"type", "reward", "decision", "prediction", "uncertainty", "random"}
         ``"type"``: expected information gain about the annotator's type (mixtures) or weight
         atom (LowRankBT); ``"reward"``: BALD, mutual information between the answer and the
         reward parameters (needs posterior draws: inference "svi", "ensemble" or "laplace");
         ``"decision"``: mutual information between the answer and the aggregate's outcome on
         the pair's prompt (the Smith set of the population's majority margins in each draw,
         a cheap proxy of the maximal lottery's support, see :mod:`mixpref.active.outcomes`;
-        needs draws); ``"uncertainty"``: predictive entropy; ``"random"``.
+        needs draws); ``"prediction"``: expected predictive information gain (EPIG), mutual
+        information between the answer and answers to comparisons sampled from the pool
+        (what the model will be asked to predict; needs draws, :mod:`mixpref.active.prediction`);
+        ``"uncertainty"``: predictive entropy; ``"random"``.
     annotator : str, optional
         Whom to ask: every candidate is asked of this annotator (overrides the pool's
         ``annotator`` column). One the model has not seen is a new annotator with the
@@ -59,7 +62,7 @@ def suggest(model, pool, features, n=10, objective="uncertainty", annotator=None
     random_state : int
         Seed of the posterior draws and of ``"random"``.
     n_draws : int
-        Posterior draws used by "reward", "decision" and "uncertainty" when the model has them.
+        Posterior draws used by "reward", "decision", "prediction" and "uncertainty" when the model has them.
     decay, duplicate_cosine : float
         Greedy batch: discount per pair already taken on a prompt; |cosine| of ``phi_a - phi_b``
         at or above which two pairs (same annotator) count as duplicates.
@@ -91,9 +94,10 @@ def suggest(model, pool, features, n=10, objective="uncertainty", annotator=None
     belief = belief_of(model, features, row_ann, n_draws=n_draws, random_state=random_state,
                        need_draws=objective in NEEDS_DRAWS, objective=objective)
     codes = outcome_codes(belief, pl)[0] if objective == "decision" else None
-    scores = score_pool(objective, belief, pl, codes, random_state=random_state)
-    scores = np.where(available, scores, -np.inf)
     ann_codes = pd.factorize(pd.Series(row_ann, dtype=object), use_na_sentinel=False)[0]
+    persistent = np.where(pd.isna(pd.Series(row_ann, dtype=object)).to_numpy(), -1, ann_codes)
+    scores = score_pool(objective, belief, pl, codes, random_state=random_state, annotator_codes=persistent)
+    scores = np.where(available, scores, -np.inf)
     chosen = select(scores, pl, features, int(n), batch=batch, annotator_codes=ann_codes, decay=decay,
                     duplicate_cosine=duplicate_cosine, diminish=objective != "random")
     chosen = chosen[np.isfinite(scores[chosen])]

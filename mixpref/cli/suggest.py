@@ -69,12 +69,12 @@ def _short(text):
 def suggest_command(
     model: Annotated[Path, typer.Option("--model", help="A fitted model folder (mixpref fit).")],
     pool: Annotated[str, typer.Option("--pool", help="Candidate comparisons: a data file (labels ignored) or a bundled name.")],
-    objective: Annotated[str, typer.Option("--objective", help="type, reward, decision, uncertainty or random.")] = "uncertainty",
+    objective: Annotated[str, typer.Option("--objective", help="type, reward, decision, prediction, uncertainty or random.")] = "uncertainty",
     annotator: Annotated[Optional[str], typer.Option(
         "--annotator", help="Whom to ask; one the model has not seen is a new annotator with the population prior.")] = None,
     n: Annotated[int, typer.Option("-n", "--n", help="How many comparisons to suggest.")] = 10,
     batch: Annotated[str, typer.Option("--batch", help="greedy (diverse, diminishing returns) or top.")] = "greedy",
-    n_draws: Annotated[int, typer.Option("--n-draws", help="Posterior draws for reward/decision/uncertainty.")] = 64,
+    n_draws: Annotated[int, typer.Option("--n-draws", help="Posterior draws for reward/decision/prediction/uncertainty.")] = 64,
     seed: Annotated[int, typer.Option("--seed", help="Random state.")] = 0,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the suggestions to .csv/.jsonl/.parquet.")] = None,
     features: Annotated[Optional[Path], typer.Option("--features", help="Features folder (mixpref embed) of the pool's responses...")] = None,

@@ -99,6 +99,7 @@ def population(
     tie_rate=0.0,
     ranking_size=None,
     condorcet_cycle=False,
+    embeddings=None,
     random_state=0,
 ) -> SyntheticPopulation:
     """Draw a population of annotator types and their observations.
@@ -129,6 +130,11 @@ def population(
         (A>B>C, B>C>A, C>A>B) and no type holds a majority: the weighted majority of types
         is a Condorcet cycle on every prompt. Needs ``n_types=3`` and
         ``responses_per_prompt=3``.
+    embeddings : array (n_prompts * responses_per_prompt, dim), optional
+        Response features to use instead of random unit-norm directions (prompt by prompt,
+        ``responses_per_prompt`` rows each; used as given, not normalised): a semi-synthetic
+        population whose types are drawn on real text embeddings, with their anisotropy
+        and clusters, and known ground truth. ``dim`` is then the embeddings' width.
     random_state : int
 
     Returns
@@ -157,6 +163,12 @@ def population(
     rng = np.random.default_rng(random_state)
     w_types = _weights(n_types, weights, condorcet_cycle)
     n_resp = n_prompts * responses_per_prompt
+    if embeddings is not None:
+        given = np.asarray(embeddings, dtype=np.float64)
+        if condorcet_cycle or given.ndim != 2 or given.shape[0] != n_resp or not np.isfinite(given).all():
+            raise DataError(f"synthetic: embeddings of shape {given.shape}; expected finite values of shape "
+                            f"(n_prompts * responses_per_prompt, dim) = ({n_resp}, dim), without condorcet_cycle")
+        dim = given.shape[1]
 
     if condorcet_cycle:
         # orthonormal type directions; candidate i of each prompt scores (2 - rank) for each type
@@ -168,7 +180,10 @@ def population(
     else:
         directions = rng.standard_normal((n_types, dim))
         emb = rng.standard_normal((n_resp, dim))
-    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    if embeddings is None:
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    else:
+        emb = given.copy()
     # scale each type so its logits between two responses of a prompt have sd = logit_sd
     raw = emb @ directions.T  # (n_resp, K)
     within = raw.reshape(n_prompts, responses_per_prompt, n_types)

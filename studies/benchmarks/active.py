@@ -5,7 +5,8 @@ This script fits a linear 3-type MixtureBT (d = 64) with Laplace posterior draws
 pool of 100k candidate pairs (each asked of a known annotator), and times, in the same run:
 
 * ours: the objective's scores for the whole pool (belief from the model, pair scores;
-  "decision" includes the Smith-set outcome of every draw and prompt), and the whole
+  "decision" includes the Smith-set outcome of every draw and prompt; "prediction" (EPIG)
+  the joint of every candidate with 512 target rows of the pool), and the whole
   ``suggest(n=10)`` call (scores + greedy diverse batch);
 * naive: a Python loop over pairs computing the same score pair by pair (numpy inside
   each pair), timed on ``--naive-pairs`` pairs and extrapolated linearly to the pool.
@@ -31,9 +32,36 @@ import numpy as np
 import pandas as pd
 
 
-def naive_scores(objective, belief, pool, codes):
+def naive_epig(belief, pool, annotators):
+    """EPIG pair by pair: for each candidate, the 2 x 2 joint with every target (``prediction``)."""
+    from mixpref.active.objectives import binary_entropy as hb
+    from mixpref.active.prediction import targets_of
+
+    targets = targets_of(len(pool))
+    probs = lambda row: 1 / (1 + np.exp(-(belief.basis[:, :, pool.ia[row]] - belief.basis[:, :, pool.ib[row]])
+                                        @ belief.hypotheses.T))  # (S, H)
+    q_all = [probs(t) for t in targets]
+    out = np.empty(len(pool))
+    for row in range(len(pool)):
+        p, mix = probs(row), belief.mix[row]
+        total = 0.0
+        for t, q in zip(targets, q_all):
+            if annotators[row] == annotators[t]:  # one annotator: the same hypothesis behind both answers
+                j11 = float(((p * q) @ mix).mean())
+            else:
+                j11 = float(((p @ mix) * (q @ belief.mix[t])).mean())
+            pa, qa = float((p @ mix).mean()), float((q @ belief.mix[t]).mean())
+            cells = np.array([j11, pa - j11, qa - j11, 1 - pa - qa + j11])
+            total += float(hb(np.array([pa]))[0] + hb(np.array([qa]))[0] + (cells * np.log(cells)).sum())
+        out[row] = total / len(targets)
+    return out
+
+
+def naive_scores(objective, belief, pool, codes, annotators=None):
     from mixpref.active.objectives import binary_entropy as hb
 
+    if objective == "prediction":
+        return naive_epig(belief, pool, annotators)
     out = np.empty(len(pool))
     for row in range(len(pool)):
         a, b = pool.ia[row], pool.ib[row]
@@ -63,7 +91,7 @@ def main(argv=None):
     import mixpref as mp
     from mixpref.active import suggest
     from mixpref.active.belief import belief_of
-    from mixpref.active.objectives import score_pool
+    from mixpref.active.objectives import NEEDS_DRAWS, score_pool
     from mixpref.active.outcomes import outcome_codes
     from mixpref.active.pool import make_pool
 
@@ -87,12 +115,13 @@ def main(argv=None):
                           "response_b": [f"p{p}_r{x}" for p, x in zip(prompt, j)], "annotator": ann})
     pool = make_pool(frame, pop.features)
     rows = []
-    for objective in ("type", "reward", "decision", "uncertainty", "random"):
+    ann_codes = pd.factorize(frame["annotator"])[0]
+    for objective in ("type", "reward", "decision", "prediction", "uncertainty", "random"):
         t0, c0 = time.perf_counter(), time.process_time()
         belief = belief_of(model, pop.features, frame["annotator"].tolist(), n_draws=args.draws,
-                           need_draws=objective in ("reward", "decision"), objective=objective)
+                           need_draws=objective in NEEDS_DRAWS, objective=objective)
         codes = outcome_codes(belief, pool)[0] if objective == "decision" else None
-        ours = score_pool(objective, belief, pool, codes)
+        ours = score_pool(objective, belief, pool, codes, annotator_codes=ann_codes)
         t_ours, c_ours = time.perf_counter() - t0, time.process_time() - c0
         t0 = time.perf_counter()
         suggest(model, frame, pop.features, n=10, objective=objective, n_draws=args.draws)
@@ -103,12 +132,13 @@ def main(argv=None):
         if objective != "random":
             sub = make_pool(frame.iloc[: args.naive_pairs].reset_index(drop=True), pop.features)
             sub_belief = belief_of(model, pop.features, frame["annotator"].iloc[: args.naive_pairs].tolist(),
-                                   n_draws=args.draws, need_draws=objective in ("reward", "decision"))
+                                   n_draws=args.draws, need_draws=objective in NEEDS_DRAWS)
             sub_codes = outcome_codes(sub_belief, sub)[0] if objective == "decision" else None
+            sub_ann = ann_codes[: args.naive_pairs]
             t0 = time.perf_counter()
-            slow = naive_scores(objective, sub_belief, sub, sub_codes)
+            slow = naive_scores(objective, sub_belief, sub, sub_codes, sub_ann)
             t_naive = (time.perf_counter() - t0) * n_pairs / args.naive_pairs
-            check = score_pool(objective, sub_belief, sub, sub_codes)
+            check = score_pool(objective, sub_belief, sub, sub_codes, annotator_codes=sub_ann)
             row.update(naive_s_extrapolated=round(t_naive, 2), ratio=round(t_naive / t_ours, 1),
                        max_abs_diff=float(np.abs(np.maximum(slow, 0 if objective != "uncertainty" else -1) - check).max()))
         rows.append(row)

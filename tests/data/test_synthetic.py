@@ -37,3 +37,22 @@ def test_ties_rankings_and_cycles():
     assert len(cyc.data.summary().cyclic_prompts) == 4
     with pytest.raises(mp.DataError, match="condorcet_cycle"):
         mp.synthetic.population(condorcet_cycle=True)
+
+
+def test_population_on_given_embeddings_keeps_them_and_scales_the_logits():
+    rng = np.random.default_rng(0)
+    # anisotropic "real-like" features: most variance in two directions
+    emb = rng.standard_normal((8 * 5, 6)) * np.array([3.0, 2.0, 0.3, 0.3, 0.1, 0.1])
+    pop = mp.synthetic.population(n_types=2, n_annotators=20, comparisons_per_annotator=30, n_prompts=8,
+                                  responses_per_prompt=5, logit_sd=2.0, embeddings=emb, random_state=1)
+    np.testing.assert_allclose(pop.features.embeddings, emb, rtol=1e-6)  # used as given (float32), not normalised
+    assert pop.features.dim == 6 and pop.truth.reward_vectors.shape == (2, 6)
+    np.testing.assert_allclose(pop.truth.rewards, (emb @ pop.truth.reward_vectors.T).T)
+    # each type's logits between two responses of a prompt have sd logit_sd (the within-prompt scale)
+    within = pop.truth.rewards.reshape(2, 8, 5)
+    sd = np.sqrt(2.0) * within.std(axis=2, ddof=1).mean(axis=1)
+    np.testing.assert_allclose(sd, 2.0, rtol=1e-12)
+    with pytest.raises(mp.DataError, match=r"embeddings of shape \(39, 6\).*\(40, dim\)"):
+        mp.synthetic.population(n_prompts=8, responses_per_prompt=5, embeddings=emb[:39])
+    with pytest.raises(mp.DataError, match="finite"):
+        mp.synthetic.population(n_prompts=8, responses_per_prompt=5, embeddings=np.where(emb > 5, np.nan, emb))

@@ -20,13 +20,19 @@ def _load():
 def test_active_learning_small_run(tmp_path):
     out = tmp_path / "out"
     results = _load().main(["--small", "--out", str(out), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
-                            "--parts", "population,onboarding,decisions"])
+                            "--parts", "population,population_real,onboarding,decisions",
+                            "--cache-dir", str(tmp_path / "cache")])
     report = (out / "report.md").read_text()
     assert report.startswith("# ") and "Onboarding" in report
     assert {p.name for p in out.glob("*.png")} >= {"population_ll.png", "onboarding_questions.png", "decision_support.png"}
     curves = results["population"][0]
-    assert set(curves.objective) == {"random", "uncertainty", "reward", "type", "decision"}
+    assert set(curves.objective) == {"random", "uncertainty", "reward", "type", "decision", "prediction"}
     assert curves.log_likelihood.between(-5, 0).all()
+    # real text embeddings (UKPConvArg1, MiniLM, PCA): the same loop, and the design bound of each setting
+    real_curves, _, _, bounds = results["population_real"]
+    assert set(real_curves.objective) == set(curves.objective) and real_curves.log_likelihood.between(-5, 0).all()
+    assert ((bounds.ratio > 0) & (bounds.ratio <= 1) & (bounds.certified_lower <= bounds.ratio)).all()
+    assert (out / "population_design_bound.csv").exists() and "## 1d. Population learning on real" in report
     table, summary, ratio = results["onboarding"]
     assert np.isfinite(ratio) and len(table) == 8
 
