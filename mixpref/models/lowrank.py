@@ -190,7 +190,10 @@ class LowRankBT(LowRankPrediction, PreferenceModel):
             from ._lowrank_population import group_atom_loglik, npmle_log_weights
 
             gll = group_atom_loglik(lr, params, problem, fitted["atoms"].to(problem.device))
-            fitted["atom_logw"] = npmle_log_weights(gll[problem.group_size > 0]).to(fitted["atoms"].dtype).cpu()
+            has_obs = problem.group_size > 0
+            # the LBFGS fit's stopping rule, 1e-7 nats per observation, as a change per group
+            tol = 1e-7 * problem.n_obs / max(int(has_obs.sum()), 1)
+            fitted["atom_logw"] = npmle_log_weights(gll[has_obs], tol=tol).to(fitted["atoms"].dtype).cpu()
         fitted["adapted_logpost"] = person.new_zeros((0, fitted["atoms"].shape[0]))
         fitted["weight_scale"] = torch.as_tensor(lr.weight_scale, dtype=person.dtype)
         self._restore(lr.basis, fitted, n_features_in=int(problem.phi.shape[1]), annotators=annotators,
