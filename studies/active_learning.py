@@ -20,6 +20,7 @@ in the real data):
    isotropic random directions make every pair about equally informative. Each setting
    also reports a bound (``lib/optimal_design.py``): the labels that the best possible design,
    knowing the true parameters, needs to match random's full budget (asymptotically).
+   1e changes one setting of 1d at a time (dimensions, annotators, types).
 2. **Onboarding**: new annotators of a known type (K = 3, logit sd 2, d = 64) asked one
    question at a time; after each answer the model is adapted (``model.adapt``: the type
    posterior, population frozen). Questions until the posterior on the true type is >= 0.95,
@@ -81,7 +82,8 @@ def config(small):
                      onboard=dict(n_new=4, dim=16, n_annotators=40, per=30, pool=100, max_q=40),
                      decision=dict(n_prompts=6, n_annotators=12, pool=300, budget=60, step=30, seeds=[0], logit_scale=1.5),
                      ukp=dict(topics=2, budget=100, step=50, seeds=[0]),
-                     real=dict(seeds=[0], pop=dict(dim=8, per=6, prompts=4, n_annotators=10, n_types=2)))
+                     real=dict(seeds=[0], pop=dict(dim=8, per=6, prompts=4, n_annotators=10, n_types=2),
+                               variants=[("d = 4", dict(dim=4))]))
     return dict(seeds=[0, 1, 2], pop=dict(n_types=3, dim=32, n_annotators=30, n_prompts=50, responses_per_prompt=10),
                 # population learning scores with 128 posterior draws: BALD is a Monte Carlo estimate of a mutual
                 # information, and with 64 its noise cost labels (seed-averaged saving of "reward": isotropic
@@ -92,7 +94,10 @@ def config(small):
                               logit_scale=1.5),
                 ukp=dict(topics=8, budget=2000, step=200, seeds=[0, 1]),
                 # 6 seeds: a curve here takes seconds; the first 3 are the acceptance's
-                real=dict(seeds=[0, 1, 2, 3, 4, 5], pop=dict(dim=32, per=25, n_annotators=30, n_types=3)))
+                real=dict(seeds=[0, 1, 2, 3, 4, 5], pop=dict(dim=32, per=25, n_annotators=30, n_types=3),
+                          # 1e: one change at a time
+                          variants=[("d = 16", dict(dim=16)), ("d = 64", dict(dim=64)),
+                                    ("60 annotators", dict(n_annotators=60)), ("2 types", dict(n_types=2))]))
 
 
 def labels_to_reach(curve, target):
@@ -181,6 +186,27 @@ def design_bounds(cfg, make_population):
         bound = population_design_ratio(pop, truth_pool(pop, cfg["pool"], random_state=seed + 100),
                                         truth_pool(pop, cfg["test"], random_state=seed + 200))
         rows.append({"seed": seed, **bound})
+    return pd.DataFrame(rows)
+
+
+def real_variants(cfg, args, run, objectives=("random", "reward", "prediction")):
+    """Section 1e: the real-embedding population with one setting changed at a time; per variant and objective
+    the saving (all-seed median, seed-averaged curve, seeds that reach random's final LL) and the design bound."""
+    rows = []
+    for label, change in cfg["real"]["variants"]:
+        vcfg = {**cfg, "seeds": cfg["real"]["seeds"]}
+        make = real_embedding_population(args.cache_dir, **{**cfg["real"]["pop"], **change})
+        slug = label.replace(" ", "").replace("=", "")
+        curves = population_learning(vcfg, run, curve_dir=Path(args.out) / "population_real_variants" / slug,
+                                     reuse=args.reuse_curves, objectives=objectives, make_population=make)
+        summary = saving_table(curves, "log_likelihood", cfg["budget"])[1].set_index("objective")
+        bound = float(design_bounds(vcfg, make).ratio.median())
+        for obj in objectives:
+            if obj != "random":
+                r = summary.loc[obj]
+                rows.append({"variant": label, "objective": obj, "median_all_seeds": r.median_all_seeds,
+                             "seed_averaged": r.seed_averaged, "reached": int(r.reached), "seeds": int(r["count"]),
+                             "design_bound": bound})
     return pd.DataFrame(rows)
 
 
@@ -444,7 +470,7 @@ def ukp_replay(cfg, args, run):
     return pd.concat(curves, ignore_index=True), note
 
 
-PART_ORDER = ["population", "population_selection", "population_real", "onboarding", "decisions", "decisions_clear", "ukp"]
+PART_ORDER = ["population", "population_selection", "population_real", "population_real_variants", "onboarding", "decisions", "decisions_clear", "ukp"]
 # reward scale of the clear-cycle population: at 1.5 the cycles hinge on a pair whose weighted majority
 # margin is ~0.02 (the 0.40 type's strong preference nearly cancels the two others' weaker ones);
 # at 3.0 preferences are nearly votes and that margin is ~0.145
@@ -530,7 +556,8 @@ def main(argv=None):
     parser.add_argument("--out", default=str(HERE / "results" / "active_learning"))
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "mixpref" / "features"))
-    parser.add_argument("--parts", default="onboarding,decisions,decisions_clear,ukp,population,population_real")
+    parser.add_argument("--parts", default="onboarding,decisions,decisions_clear,ukp,population,population_real,"
+                                           "population_real_variants")
     parser.add_argument("--population-pool", type=int, default=None,
                         help="pool size (candidate (pair, annotator) rows) of population learning; another size than "
                              "the default is reported as a second setting, with its own files")
@@ -642,6 +669,24 @@ def main(argv=None):
                 "## 1d. Population learning on real text embeddings (semi-synthetic)", objectives, make,
                 {"features": "UKPConvArg1 MiniLM, PCA", **cfg["real"]["pop"]})
             path = write_report(report, args.out, "population_real", mark, study)
+        if "population_real_variants" in parts:
+            mark = len(report.parts)
+            with study.run("population_real_variants", params={"variants": [v for v, _ in cfg["real"]["variants"]],
+                                                               **cfg["real"]["pop"]}) as run:
+                variants = real_variants(pcfg, args, run)
+                results["population_real_variants"] = variants
+                best = variants.groupby("variant")["seed_averaged"].min()
+                report.text("## 1e. How much the saving depends on the population (real embeddings)\n"
+                            "Section 1d's population with one setting changed at a time (embedding dimensions after "
+                            "PCA, number of annotators, number of types), same budget, pool, test, model and seeds; "
+                            "objectives random, reward and prediction. Best objective's fraction of random's labels on "
+                            "the seed-averaged curve: " + ", ".join(f"{v} {x:.2f}x" for v, x in best.items())
+                            + f"; at or below 0.6x on {int((best <= 0.6).sum())} of {len(best)} variants. The "
+                            "truth-optimal design's bound per variant: " + ", ".join(
+                                f"{v} {x:.2f}x" for v, x in variants.groupby("variant")["design_bound"].first().items())
+                            + ".")
+                report.table(variants, "population_real_variants", "Fraction of random's labels, per variant", ".3g")
+            path = write_report(report, args.out, "population_real_variants", mark, study)
         if "population_selection" in parts:
             mark = len(report.parts)
             pools = [cfg["pool"], 5 * cfg["pool"]]

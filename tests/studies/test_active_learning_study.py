@@ -20,7 +20,7 @@ def _load():
 def test_active_learning_small_run(tmp_path):
     out = tmp_path / "out"
     results = _load().main(["--small", "--out", str(out), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
-                            "--parts", "population,population_real,onboarding,decisions",
+                            "--parts", "population,population_real,population_real_variants,onboarding,decisions",
                             "--cache-dir", str(tmp_path / "cache")])
     report = (out / "report.md").read_text()
     assert report.startswith("# ") and "Onboarding" in report
@@ -33,6 +33,9 @@ def test_active_learning_small_run(tmp_path):
     assert set(real_curves.objective) == set(curves.objective) and real_curves.log_likelihood.between(-5, 0).all()
     assert ((bounds.ratio > 0) & (bounds.ratio <= 1) & (bounds.certified_lower <= bounds.ratio)).all()
     assert (out / "population_design_bound.csv").exists() and "## 1d. Population learning on real" in report
+    variants = results["population_real_variants"]
+    assert set(variants.objective) == {"reward", "prediction"} and (variants.design_bound > 0).all()
+    assert "## 1e. How much the saving depends" in report
     table, summary, ratio = results["onboarding"]
     assert np.isfinite(ratio) and len(table) == 8
 
