@@ -44,6 +44,20 @@ def test_suggest_for_a_new_annotator_writes_texts(fitted, capsys):
     assert table["text_a"].str.startswith("response").all() and list(table["rank"]) == [1, 2, 3, 4, 5]
 
 
+def test_suggest_prediction_from_a_model_with_posterior_draws(fitted, tmp_path):
+    tmp, pop = fitted
+    mp.MixtureBT(n_types=2, n_restarts=1, inference="laplace", n_samples=32).fit(pop.data, pop.features).save(
+        tmp_path / "model")
+    out = tmp_path / "next.csv"
+    code = run_app(_app(), ["suggest", "--model", str(tmp_path / "model"), "--pool", str(tmp / "pool.csv"),
+                            "--responses", str(tmp / "responses.csv"), "--features", str(tmp / "features"),
+                            "--objective", "prediction", "--annotator", pop.data.annotators[0], "-n", "4",
+                            "--out", str(out), "--tracking-uri", "none", "--no-progress"])
+    assert code == 0
+    table = pd.read_csv(out)
+    assert len(table) == 4 and (table["score"] >= 0).all() and not table["new_annotator"].any()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--objective", "reward"], "posterior draws"),
     (["-n", "500"], "n: got 500"),
