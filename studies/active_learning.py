@@ -539,7 +539,7 @@ def population_part(report, study, cfg, args, part, heading, objectives, make_po
                     f"`studies/lib/optimal_design.py`) would need {bounds.ratio.median():.2f}x of random's labels (per seed "
                     f"{', '.join(f'{r:.3f}' for r in bounds.ratio)}; certified lower bounds "
                     f"{', '.join(f'{r:.3f}' for r in bounds.certified_lower)}). A target below it cannot be met in "
-                    "expectation by any objective here.")
+                    "expectation by any objective here (as far as the asymptotic argument goes).")
         report.table(summary, f"{part}_saving", "Fraction of the budget needed to match random's final held-out LL", ".3f")
         report.table(table, f"{part}_saving_by_seed", None, ".4g")
         report.table(bounds, f"{part}_design_bound", "Truth-optimal design: fraction of random's labels", ".4g")
