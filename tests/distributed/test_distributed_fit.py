@@ -30,6 +30,13 @@ def _launch(tmp_path, kind, mode="ok", world=2, timeout=240):
     return out
 
 
+def _assert_rank0_saved(got, name, ref, atol, draws=False):
+    """Rank 0's saved parameters (and posterior draws) of estimator ``name`` equal the one-process fit ``ref``."""
+    for p, v in ref.params_.items():
+        np.testing.assert_allclose(got[f"{name}_{p}"], v.numpy(), atol=atol, err_msg=f"{name} {p}")
+    for p, v in (ref.posterior_samples_.items() if draws else ()):
+        np.testing.assert_allclose(got[f"{name}_draw_{p}"], v.numpy(), atol=atol, err_msg=f"{name} draws {p}")
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["fresh", "shared"])
 def test_two_ranks_fit_the_same_objective_and_parameters_as_one_process(tmp_path, kind):
@@ -39,8 +46,7 @@ def test_two_ranks_fit_the_same_objective_and_parameters_as_one_process(tmp_path
     for name, est in _worker.estimators().items():
         ref = est.fit(data, feats)
         assert got[f"{name}_objective"] == pytest.approx(ref.objective_, rel=1e-5)
-        for p, v in ref.params_.items():
-            np.testing.assert_allclose(got[f"{name}_{p}"], v.numpy(), atol=1e-4, err_msg=f"{name} {p}")
+        _assert_rank0_saved(got, name, ref, atol=1e-4)
     np.testing.assert_allclose(got["mix_resp"], ref.responsibilities_.to_numpy(), atol=1e-4)
     # both ranks held observations (sharded by annotator, balanced)
     per_rank = got["mix_per_rank"]
@@ -59,10 +65,7 @@ def test_two_ranks_run_the_one_process_svi(tmp_path, kind):
     for name, est in _worker.estimators("svi").items():
         ref = est.fit(data, feats)
         np.testing.assert_allclose(got[f"{name}_svi_losses"], ref.svi_losses_, rtol=1e-6, err_msg=name)
-        for p, v in ref.params_.items():
-            np.testing.assert_allclose(got[f"{name}_{p}"], v.numpy(), atol=1e-5, err_msg=f"{name} {p}")
-        for p, v in ref.posterior_samples_.items():
-            np.testing.assert_allclose(got[f"{name}_draw_{p}"], v.numpy(), atol=1e-5, err_msg=f"{name} draws {p}")
+        _assert_rank0_saved(got, name, ref, atol=1e-5, draws=True)
         # the guide moved away from its MAP start: the comparison is not of two untouched initialisations
         start = _worker.estimators()[name].fit(data, feats)  # the same estimator with inference="map"
         assert max(float((ref.params_[p] - start.params_[p]).abs().max()) for p in ref.params_) > 1e-3
@@ -124,8 +127,7 @@ def test_minibatch_adam_across_ranks_takes_the_one_process_steps(tmp_path):
     for name, est in _worker.estimators("minibatch").items():
         ref = est.fit(data, feats)  # the same minibatch Adam in one process
         assert got[f"{name}_objective"] == pytest.approx(ref.objective_, rel=1e-6)
-        for p, v in ref.params_.items():
-            np.testing.assert_allclose(got[f"{name}_{p}"], v.numpy(), atol=1e-5, err_msg=f"{name} {p}")
+        _assert_rank0_saved(got, name, ref, atol=1e-5)
         # stochastic Adam over annotator minibatches: close to the full-batch LBFGS optimum, not equal
         assert got[f"{name}_objective"] == pytest.approx(full[name].fit(data, feats).objective_, abs=2e-3)
 
@@ -145,7 +147,4 @@ def test_two_ranks_run_the_one_process_minibatch_svi(tmp_path, kind):
         np.testing.assert_allclose(got[f"{name}_svi_losses"], losses, rtol=1e-6, err_msg=name)
         # the losses are minibatch estimates: they vary between steps far more than the tolerance
         assert np.std(np.diff(losses)) > 1e-3
-        for p, v in ref.params_.items():
-            np.testing.assert_allclose(got[f"{name}_{p}"], v.numpy(), atol=1e-5, err_msg=f"{name} {p}")
-        for p, v in ref.posterior_samples_.items():
-            np.testing.assert_allclose(got[f"{name}_draw_{p}"], v.numpy(), atol=1e-5, err_msg=f"{name} draws {p}")
+        _assert_rank0_saved(got, name, ref, atol=1e-5, draws=True)

@@ -7,13 +7,7 @@ import torch
 
 import mixpref as mp
 from mixpref.dpo.group_robust import GroupWeights, type_pairs, type_posteriors, type_win_rates
-
-
-def majority_minority(n_prompts=30, m=6, seed=0):
-    rng = np.random.default_rng(seed)
-    base = rng.standard_normal((n_prompts, m))
-    minority = -0.5 * base + np.sqrt(0.75) * rng.standard_normal((n_prompts, m))
-    return mp.Profile.from_rewards(2.0 * np.stack([base, minority], axis=1), weights=[0.6, 0.4])
+from tests.reference.profiles import majority_minority
 
 
 def test_group_robust_serves_the_minority_like_maxmin():

@@ -191,13 +191,9 @@ def test_align_by_ids_and_by_data(tmp_path):
         f.align(["r4"])
 
 
-def test_release_advises_the_kernel_on_the_mapping_behind_a_view(tmp_path):
-    import mmap
-
-    from mixpref.features.cache import release
-
-    path = tmp_path / "a.npy"
-    np.save(path, np.arange(12.0).reshape(3, 4))
+def _recorded_memmap(path, values):
+    """``values`` saved to ``path`` and mapped back, its mapping replaced by a recorder of ``madvise`` calls."""
+    np.save(path, values)
     arr = np.load(path, mmap_mode="r")
     calls = []
 
@@ -206,6 +202,16 @@ def test_release_advises_the_kernel_on_the_mapping_behind_a_view(tmp_path):
             calls.append(args)
 
     arr._mmap = Recorder()
+    return arr, calls
+
+
+def test_release_advises_the_kernel_on_the_mapping_behind_a_view(tmp_path):
+    import mmap
+
+    from mixpref.features.cache import release
+
+    path = tmp_path / "a.npy"
+    arr, calls = _recorded_memmap(path, np.arange(12.0).reshape(3, 4))
     release(arr[1:][:, 2])  # a view of a view: release walks the .base chain to the memmap
     assert calls == [(mmap.MADV_DONTNEED,)]
     release(np.zeros(3))  # not mapped: nothing to do
@@ -220,16 +226,7 @@ def test_release_follows_base_of_a_plain_array_and_take_rows_releases_each_shard
 
     from mixpref.features import cache as C
 
-    path = tmp_path / "b.npy"
-    np.save(path, np.arange(6.0))
-    arr = np.load(path, mmap_mode="r")
-    calls = []
-
-    class Recorder:
-        def madvise(self, *args):
-            calls.append(args)
-
-    arr._mmap = Recorder()
+    arr, calls = _recorded_memmap(tmp_path / "b.npy", np.arange(6.0))
     C.release(np.asarray(arr[1:]))  # a plain ndarray whose base is the memmap
     assert calls == [(mmap.MADV_DONTNEED,)]
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import mixpref as mp
+from tests.reference.profiles import majority_minority
 
 
 def cycle_population(n_prompts=6, seed=0):
@@ -17,14 +18,6 @@ def cycle_population(n_prompts=6, seed=0):
     return mp.Profile.from_rewards(rewards, weights=[0.40, 0.35, 0.25])
 
 
-def majority_minority(n_prompts=6, m=6, seed=0):
-    """60/40 anti-correlated population, as in the aggregation_rules study."""
-    rng = np.random.default_rng(seed)
-    base = rng.standard_normal((n_prompts, m))
-    minority = -0.5 * base + np.sqrt(0.75) * rng.standard_normal((n_prompts, m))
-    return mp.Profile.from_rewards(2.0 * np.stack([base, minority], axis=1), weights=[0.6, 0.4])
-
-
 def tv(a, b):
     return float(np.mean(0.5 * np.abs(a - b).sum(1)))
 
@@ -32,7 +25,7 @@ def tv(a, b):
 @pytest.mark.parametrize("population", ["cycle", "majority_minority"])
 @pytest.mark.parametrize("rule", ["maximal_lottery", "maxmin", "pooled"])
 def test_soft_dpo_at_default_beta_reaches_the_lottery(population, rule):
-    profile = cycle_population() if population == "cycle" else majority_minority()
+    profile = cycle_population() if population == "cycle" else majority_minority(n_prompts=6)
     lottery = mp.aggregate(profile, rule)
     pairs = mp.to_dpo_pairs(lottery, strategy="all_pairs", beta=0.1)
     policy = mp.dpo.train_tabular(pairs, lottery, loss="soft", beta=0.1, steps=300)
