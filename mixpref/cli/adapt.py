@@ -9,7 +9,6 @@ whether they were adapted here) and ``metrics.json``.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -40,7 +39,7 @@ def adapt_command(
     import numpy as np
     import pandas as pd
 
-    from .._io import atomic_path, json_safe, write_table
+    from .._io import write_json, write_table
     from ..models.persistence import load_model
     from .fitted import load_features, read_source, write_source
 
@@ -71,8 +70,7 @@ def adapt_command(
     write_source(out, path, data_options, item_level, item_names, features, embed)
     metrics = {"model": type(adapted).__name__, "annotators_before": known, "annotators_adapted": int(len(new)),
                "adapt_seconds": seconds, "comparisons": int(len(data))}
-    with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(json_safe(metrics), indent=2))
+    write_json(metrics, out / "metrics.json")
     typer.echo(f"adapted {len(new)} new annotator(s) in {1000 * seconds:.1f} ms ({known} known before)")
     for row in table[table.adapted].head(5).itertuples(index=False):
         weights = ", ".join(f"{v:.2f}" for v in row[1:-1])

@@ -62,7 +62,7 @@ def fit_command(
 
     from ..distributed import fit as distributed_fit
     from ..models.mixture import Mixture
-    from .fitted import load_features
+    from .fitted import heldout_split, load_features
     from .models import _finish, _metrics, make_base
 
     comm = _comm(device)
@@ -81,7 +81,7 @@ def fit_command(
     score = None
     if heldout > 0:
         # as the one-process command: a copy fitted on the rest (here distributed too), scored on rank 0
-        split = comm.agree(lambda: _split(data, heldout, seed), "splitting the data")
+        split = comm.agree(lambda: heldout_split(data, heldout, seed), "splitting the data")
         if split is not None:
             part = distributed_fit(clone(estimator), split[0], feats, comm=comm, study=False)
             score = comm.agree(lambda: float(part.score(split[1], feats)) if comm.rank == 0 else None, "held-out score")
@@ -104,14 +104,6 @@ def fit_command(
     # rank 0 writes and logs; a failure there is reported on every rank, not left as a hang
     comm.agree(write, "writing the model")
     return fitted
-
-
-def _split(data, heldout, seed):
-    try:
-        train, test = data.split(test_size=heldout, random_state=seed)
-    except DataError:
-        return None
-    return None if len(train) == 0 or len(test) == 0 else (train, test)
 
 
 def embed_command(

@@ -97,16 +97,23 @@ def reward_table(model, data, features, item_names=None) -> pd.DataFrame:
     })
 
 
-def heldout_score(base_or_model, data, features, test_size=0.2, random_state=0):
-    """Held-out log-likelihood per observation of a copy of the model fitted on the rest (None if too small)."""
-    from sklearn.base import clone
-
+def heldout_split(data, test_size=0.2, random_state=0):
+    """``(train, test)`` of ``data``, or None when it is too small to hold anything out."""
     try:
         train, test = data.split(test_size=test_size, random_state=random_state)
     except DataError:
         return None
-    if len(train) == 0 or len(test) == 0:
+    return None if len(train) == 0 or len(test) == 0 else (train, test)
+
+
+def heldout_score(base_or_model, data, features, test_size=0.2, random_state=0):
+    """Held-out log-likelihood per observation of a copy of the model fitted on the rest (None if too small)."""
+    from sklearn.base import clone
+
+    split = heldout_split(data, test_size, random_state)
+    if split is None:
         return None
+    train, test = split
     model = clone(base_or_model).fit(train, features, study=False)
     return float(model.score(test, features))
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .._io import atomic_path, json_safe
+from .._io import atomic_path, write_json
 from .validation import rows_text
 
 
@@ -200,8 +200,6 @@ class Features:
 
     def save(self, path) -> Path:
         """Write to ``path`` (a folder) as safetensors + ids JSON, atomically."""
-        import json
-
         from safetensors.numpy import save_file
 
         path = Path(path)
@@ -211,11 +209,9 @@ class Features:
             tensors["logp_ref"] = np.ascontiguousarray(self.logp_ref)
         with atomic_path(path / "features.safetensors") as tmp:
             save_file(tensors, str(tmp))
-        with atomic_path(path / "ids.json") as tmp:
-            tmp.write_text(json.dumps(json_safe(list(self.ids))))
+        write_json(list(self.ids), path / "ids.json", indent=None)
         if self.item_names is not None:
-            with atomic_path(path / "item_names.json") as tmp:
-                tmp.write_text(json.dumps(json_safe(self.item_names)))
+            write_json(self.item_names, path / "item_names.json", indent=None)
         else:  # a folder written before by item-level features must not lend them its names
             (path / "item_names.json").unlink(missing_ok=True)
         return path

@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .._device import resolve_device, resolve_dtype
 from ..errors import DataError
@@ -45,6 +44,7 @@ def fit(model, data, features, *, comm=None, study=None):
     from ..models import _engine as E
     from ..models import inference as I
     from ..models._problem import check_data, check_features
+    from ..models._base import stack_samples
 
     comm = comm if comm is not None else Comm()
     opts = model._options()
@@ -79,17 +79,11 @@ def fit(model, data, features, *, comm=None, study=None):
     seen = comm.sum_array(np.bincount(known, minlength=n_ann)[:n_ann]) > 0
     if spec.level == "annotator":
         resp = resp[:n_ann][seen]
-    samples = None
-    if result.samples:  # the same draws on every rank (the same guide, the same seed)
-        samples = {k: torch.stack([s[k].detach().cpu() for s in result.samples]) for k in result.samples[0]}
+    # the same draws on every rank (the same guide, the same seed)
     model._restore(spec, params, n_features_in=problem.dim,
                    annotators=pd.Index(data.annotators)[seen] if n_ann else pd.Index([]), responsibilities=resp,
-                   samples=samples)
-    for name, value in result.attributes.items():
-        setattr(model, name, value)
-    model.objective_ = float(result.objective)
-    model.fit_trace_ = result.trace
-    model.fit_seconds_ = time.perf_counter() - t0
+                   samples=stack_samples(result.samples))
+    model._record_fit(result, t0)
     model.distributed_ = {"world_size": comm.world_size, "observations_per_rank": comm.all_gather_object(problem.n_obs)}
     if comm.rank == 0:
         emit("fit", model=model, study=study)

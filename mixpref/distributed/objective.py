@@ -14,6 +14,16 @@ import torch
 from ..models import _engine as E
 
 
+def sum_value_and_grads(comm, value, grads):
+    """``(value, grads)`` summed over ranks in one all-reduce (in the first gradient's dtype); a fixed order."""
+    dtype, device = grads[0].dtype, grads[0].device
+    flat = torch.cat([torch.as_tensor(value, dtype=dtype, device=device).detach().reshape(1)]
+                     + [g.detach().reshape(-1).to(dtype) for g in grads])
+    flat = comm.sum_tensor(flat)
+    parts = torch.split(flat[1:], [g.numel() for g in grads])
+    return flat[0], [part.view_as(g) for part, g in zip(parts, grads)]
+
+
 class AllReduced(torch.autograd.Function):
     """``sum over ranks of fn(params)`` with its gradient (one all-reduce of value and gradient)."""
 
@@ -28,11 +38,8 @@ class AllReduced(torch.autograd.Function):
             else:  # an empty shard: its term is a constant zero
                 grads = [None] * len(local)
         grads = [torch.zeros_like(v) if g is None else g for g, v in zip(grads, local)]
-        flat = torch.cat([value.detach().reshape(1)] + [g.reshape(-1) for g in grads])
-        flat = comm.sum_tensor(flat)
-        sizes = [g.numel() for g in grads]
-        ctx.grads = [part.view_as(g) for part, g in zip(torch.split(flat[1:], sizes), grads)]
-        return flat[0].clone()
+        total, ctx.grads = sum_value_and_grads(comm, value, grads)
+        return total.clone()
 
     @staticmethod
     def backward(ctx, grad):

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import torch
 
+from .objective import sum_value_and_grads
+
 
 def scaled_guide(guide, world_size: int):
     """``guide`` with its log densities scaled by ``1 / world_size`` (each rank's share of the entropy)."""
@@ -44,14 +46,9 @@ def reduced_step(elbo, model, guide, optim, comm, *args) -> float:
     names = sorted(capture.trace.nodes)
     params = [capture.trace.nodes[name]["value"].unconstrained() for name in names]
     grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
-    flat = torch.cat([torch.as_tensor([float(loss)], dtype=params[0].dtype, device=params[0].device)]
-                     + [g.detach().reshape(-1).to(params[0].dtype) for g in grads])
-    flat = comm.sum_tensor(flat)
-    offset = 1
-    for p in params:
-        n = p.numel()
-        p.grad = flat[offset: offset + n].view_as(p).to(p.dtype).clone()
-        offset += n
+    total, summed = sum_value_and_grads(comm, float(loss), grads)
+    for p, g in zip(params, summed):
+        p.grad = g.to(p.dtype).clone()
     optim(params)
     zero_grads(params)
-    return float(flat[0])
+    return float(total)

@@ -108,17 +108,18 @@ class GroupWeights:
         self.blocks = None if blocks is None else torch.as_tensor(np.asarray(blocks), dtype=torch.int64)
         if self.blocks is not None and self.blocks.shape != (int(n_types),):
             raise DataError(f"blocks: got shape {tuple(self.blocks.shape)}, expected ({int(n_types)},)")
+        self.n_blocks = None if self.blocks is None else int(self.blocks.max()) + 1
         self.log_alpha = self._normalise(torch.zeros(int(n_types), dtype=torch.float64))
 
     def _normalise(self, x):
         import torch
 
+        from ..models._engine import segment_logsumexp
+
         if self.blocks is None:
             return torch.log_softmax(x, 0)
-        n = int(self.blocks.max()) + 1
-        top = torch.full((n,), -torch.inf, dtype=x.dtype).scatter_reduce(0, self.blocks, x, "amax")[self.blocks]
-        total = torch.zeros(n, dtype=x.dtype).index_add_(0, self.blocks, torch.exp(x - top))[self.blocks]
-        return x - top - torch.log(total)
+        # a log-softmax within each block (each prompt's types): the engine's segment logsumexp
+        return x - segment_logsumexp(x[:, None], self.blocks, self.n_blocks)[self.blocks, 0]
 
     @property
     def alpha(self):

@@ -227,7 +227,7 @@ def train_tabular(
     group = None
     loss_is_group = loss == "group_robust"
     if loss_is_group:
-        from .group_robust import GroupWeights, check_group_objective, type_posteriors
+        from .group_robust import GroupWeights, PairWinRates, check_group_objective, prompt_blocks, type_posteriors
 
         check_group_objective(group_objective)
         check_loss(group_loss)
@@ -245,9 +245,7 @@ def train_tabular(
         raise DataError(f"steps: got {steps}, expected an integer >= 0")
     prompts, cand, mask = candidate_grid(candidates)
     pos = pair_positions(pairs, prompts, cand, mask)
-    if group is None and loss_is_group:
-        from .group_robust import prompt_blocks
-
+    if loss_is_group:
         blocks = prompt_blocks(type_probs, pos[:, 0]) if group_simplex == "prompt" else None
         if group_step is None:
             group_step = (10.0 if optimizer == "lbfgs" else 0.1) if group_objective == "win_rate" else 1.0
@@ -276,9 +274,9 @@ def train_tabular(
     r_t = None if group is None else torch.tensor(type_probs, **f64)
     win_rates = None
     if group is not None and group_objective == "win_rate":
-        from .group_robust import PairWinRates
-
-        label = float_column(pairs, "p_chosen") if "p_chosen" in pairs.columns else np.ones(len(pairs))
+        # the soft labels when the loss reads them (already checked), else the pairs' own or hard labels
+        label = p if p is not None else (float_column(pairs, "p_chosen") if "p_chosen" in pairs.columns
+                                         else np.ones(len(pairs)))
         win_rates = PairWinRates(pos, label, type_probs, w, mask.sum(1), device=dev)
         ref_t = torch.as_tensor(ref, **f64)
 

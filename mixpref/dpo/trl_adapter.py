@@ -132,11 +132,12 @@ def is_causal(model):
     return bool(torch.allclose(logits[0, 0], logits[1, 0], atol=1e-5))
 
 
-def require_causal(model, what, path):
-    """Raise a DataError naming ``what`` and ``path`` unless ``model`` is causal (:func:`is_causal`)."""
+def require_causal(model, what, path=None):
+    """Raise a DataError naming ``what`` (and ``path``) unless ``model`` is causal (:func:`is_causal`)."""
     if not is_causal(model):
+        where = f"{what}: {str(path)!r} holds a" if path is not None else f"{what}: a"
         raise DataError(
-            f"{what}: {str(path)!r} holds a {type(model).__name__}, which is not a causal LM (the prediction at a "
+            f"{where} {type(model).__name__}, which is not a causal LM (the prediction at a "
             "position changes with later tokens); DPO needs a decoder such as GPT-2, Llama or Qwen"
         )
 
@@ -260,8 +261,7 @@ def train_with_trl(model_dir, pairs, output_dir=None, loss="sigmoid", beta=0.1, 
         model = model_dir
         if tokenizer is None:
             raise DataError("tokenizer: required when model_dir is a loaded model")
-        if not is_causal(model):
-            raise DataError(f"model_dir: a {type(model).__name__} is not a causal LM; DPO needs a decoder")
+        require_causal(model, "model_dir")
         default_out = "mixpref-dpo"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -25,6 +25,13 @@ from ._predict import PredictionMixin
 from ._problem import build_problem, check_data, check_features
 from ._registry import register
 
+def stack_samples(samples):
+    """Posterior draws as one tensor per parameter (draws first, on the CPU); None without draws."""
+    if not samples:
+        return None
+    return {k: torch.stack([s[k].detach().cpu() for s in samples]) for k in samples[0]}
+
+
 class PreferenceModel(PredictionMixin):
     """Base class: ``fit``, ``rewards``, ``predict_proba``, ``log_likelihood``, ``score``, ``profile``, ``save``.
 
@@ -112,14 +119,18 @@ class PreferenceModel(PredictionMixin):
             fit.attributes.setdefault("warm_start_", False)
         self.spec_ = spec
         self._set_fitted(spec, fit.params, problem, data, fit.samples)
+        self._record_fit(fit, t0)
+        # computation never logs: an active mp.Study (or mp.autolog) observes this event
+        emit("fit", model=self, study=study)
+        return self
+
+    def _record_fit(self, fit, t0):
+        """The fit's extra attributes, objective, trace and seconds since ``t0`` (one process or distributed)."""
         for name, value in fit.attributes.items():
             setattr(self, name, value)
         self.objective_ = float(fit.objective)
         self.fit_trace_ = fit.trace
         self.fit_seconds_ = time.perf_counter() - t0
-        # computation never logs: an active mp.Study (or mp.autolog) observes this event
-        emit("fit", model=self, study=study)
-        return self
 
     def _set_fitted(self, spec, params, problem, data, samples=None):
         n_ann = len(data.annotators)
@@ -134,8 +145,7 @@ class PreferenceModel(PredictionMixin):
         self._restore(
             spec, params, n_features_in=int(problem.dim),
             annotators=pd.Index(data.annotators)[seen] if n_ann else pd.Index([]), responsibilities=resp,
-            samples=None if samples is None else {k: torch.stack([s[k].detach().cpu() for s in samples])
-                                                  for k in samples[0]},
+            samples=stack_samples(samples),
         )
 
     def _restore(self, spec, params, *, n_features_in, annotators, responsibilities, samples=None, objective=None):

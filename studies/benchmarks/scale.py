@@ -222,8 +222,10 @@ def dist_worker(rank, world, port, folder, out, budget, device="cpu"):
     wall = time.perf_counter() - t
     walls = comm.all_gather_object((wall, spent[0]))
     if rank == 0:
-        Path(out).write_text(json.dumps({"world": world, "walls": walls, "objective": m.objective_,
-                                         "per_rank": m.distributed_["observations_per_rank"]}))
+        from mixpref._io import write_json
+
+        write_json({"world": world, "walls": walls, "objective": m.objective_,
+                    "per_rank": m.distributed_["observations_per_rank"]}, out, indent=None)
     dist.destroy_process_group()
 
 
@@ -287,7 +289,9 @@ def main(argv=None):
         args.ranks = torch.cuda.device_count()
     result = {"memory": cmd_memory, "ooc": cmd_ooc, "dist": cmd_dist}[args.command](args)
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+        from mixpref._io import write_json
+
+        write_json(result, args.json)
     return result
 
 
