@@ -12,7 +12,6 @@ compute the same number (a test checks it).
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import asdict, dataclass
 
@@ -328,7 +327,7 @@ def pyro_model(spec: Spec, problem: Problem, global_scale: float = 1.0):
         gll = group_loglik(obs_loglik(spec, params, batch.problem), batch.problem)
         # the plate scales by size / n (the groups this rank holds); a batch spans all ranks, so
         # each rank's share is rescaled to size / total, one process's scale (Pyro cannot know it)
-        rescale = poutine.scale(scale=n / batch.total) if n != batch.total else contextlib.nullcontext()
+        rescale = poutine.scale(scale=n / batch.total)  # 1 in one process: an exact no-op
         with pyro.plate("groups", batch.size, subsample=batch.index), rescale:
             if K == 1:
                 pyro.factor("obs", gll[:, 0])

@@ -250,8 +250,8 @@ class Problem:
     def block_rows(self) -> int:
         """Rows per block when streaming: a block takes about an eighth of the smaller of
         ``stream_bytes`` and ``design_cache`` (the latter counted as at least 64 MiB)."""
-        limits = [float(x) for x in (self.stream_bytes,) if x]
-        cache = getattr(self, "design_cache", None)
+        limits = [float(self.stream_bytes)] if self.stream_bytes else []
+        cache = self.design_cache
         if cache is not None:
             limits.append(max(cache, _MIN_BLOCK_BUDGET))
         if not limits:
@@ -267,7 +267,7 @@ class Problem:
             # what the budget leaves after the fit's other tensors (working_bytes) and two blocks
             # in flight (a block and the b rows subtracted from it)
             caps.append(float(self.stream_bytes) - self.working_bytes - 2 * block_rows * row)
-        cache = getattr(self, "design_cache", None)
+        cache = self.design_cache
         if cache is not None and nbytes > cache:
             caps.append(cache)
         return max(min(caps), 0.0) if caps else None

@@ -86,14 +86,18 @@ class RowSource:
         if start < m:  # a block straddling the resident part (ranges() never asks for one)
             return torch.cat([self.resident[start:], self.block(m, stop)])
         if self._direct():
-            # the b rows subtracted in place: two block-sized arrays alive, not three
-            x = np.take(self.store, self.ia[start:stop], axis=0)
-            if self.ib is not None:
-                np.subtract(x, np.take(self.store, self.ib[start:stop], axis=0), out=x)
-            return torch.from_numpy(x)
+            return torch.from_numpy(self._gather(start, stop))
         x = self._rows(self.ia[start:stop])
         if self.ib is not None:
             x = x - self._rows(self.ib[start:stop])
+        return x
+
+    def _gather(self, start, stop, out=None):
+        """Rows ``start:stop`` of the design matrix gathered by numpy (into ``out`` if given); the b rows are
+        subtracted in place, so only one block-sized temporary is alive besides the result."""
+        x = np.take(self.store, self.ia[start:stop], axis=0, out=out)
+        if self.ib is not None:
+            np.subtract(x, np.take(self.store, self.ib[start:stop], axis=0), out=x)
         return x
 
     def _direct(self) -> bool:
@@ -112,12 +116,8 @@ class RowSource:
         out = torch.empty((self.n_rows, self.dim), dtype=self.dtype, device=self.device)
         direct = self._direct()
         for start, stop in self.ranges():
-            if direct:
-                # rows gathered straight into X: one block-sized temporary (the b rows) instead of three
-                o = out[start:stop].numpy()
-                np.take(self.store, self.ia[start:stop], axis=0, out=o)
-                if self.ib is not None:
-                    np.subtract(o, self.store[self.ib[start:stop]], out=o)
+            if direct:  # rows gathered straight into X
+                self._gather(start, stop, out=out[start:stop].numpy())
             else:
                 out[start:stop] = self.block(start, stop)
         return out

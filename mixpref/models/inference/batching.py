@@ -11,7 +11,6 @@ import torch
 
 from ...errors import DataError
 from .. import _engine as E
-from .._problem import check_design_cache
 
 
 def batch_groups(problem, spec, opts):
@@ -30,10 +29,6 @@ def batch_groups(problem, spec, opts):
     if budget and problem.stream_bytes is None:
         # a design matrix larger than the budget will be streamed from the features, never materialised
         problem.stream_bytes = float(budget)
-    if "design_cache" in opts:
-        cache = check_design_cache(opts["design_cache"], problem.device)
-        if getattr(problem, "_diff", None) is None and getattr(problem, "_phi", None) is None:  # not built yet: the fit's cache decides
-            problem.design_cache = cache
     bytes_per = 4 if problem.dtype == torch.float32 else 8
     per_obs = 16 * spec.n_types * bytes_per
     # a streamed design matrix keeps resident what the budget leaves after these
