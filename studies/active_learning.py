@@ -163,16 +163,17 @@ def real_embedding_population(cache_dir, dim=32, per=25, prompts=None, n_annotat
     of each topic/stance, the first ``prompts`` of them or all 32), MiniLM embeddings reduced by PCA to ``dim``."""
     from sklearn.decomposition import PCA
 
-    key = (cache_dir, dim, per, prompts)
+    # the arguments are embedded once per selection; only the PCA depends on dim
+    key = (cache_dir, per, prompts)
     if key not in _EMBEDDINGS:
         data = mp.datasets.load("ukpconvarg1")
         keep = sorted(data.prompts["prompt_id"])[: prompts or len(data.prompts)]
         data = data.select(prompts=keep)
         ids = [r for p in keep for r in data.responses.loc[data.responses["prompt_id"] == p, "response_id"].iloc[:per]]
         emb = mp.TextEncoder("minilm", cache_dir=cache_dir).encode_data(data)
-        E = np.asarray(emb.embeddings, dtype=np.float64)[emb.positions(ids)]
-        _EMBEDDINGS[key] = (PCA(n_components=dim, random_state=0).fit_transform(E), len(keep))
-    E, n_prompts = _EMBEDDINGS[key]
+        _EMBEDDINGS[key] = (np.asarray(emb.embeddings, dtype=np.float64)[emb.positions(ids)], len(keep))
+    full, n_prompts = _EMBEDDINGS[key]
+    E = PCA(n_components=dim, random_state=0).fit_transform(full)
     return lambda seed: mp.synthetic.population(n_types=n_types, n_annotators=n_annotators, comparisons_per_annotator=2,
                                                 logit_sd=2.0, n_prompts=n_prompts, responses_per_prompt=per,
                                                 embeddings=E, random_state=seed)
@@ -248,19 +249,16 @@ def population_learning(cfg, run, curve_dir=None, reuse=False, objectives=POP_OB
 
 def selection_profile(cfg, pools, objectives=("random", "uncertainty", "reward", "type")):
     """What each objective asks for, with each pool size: the loop of ``simulate`` (same seeds, so the same
-    rows), recording the asked rows, which ``simulate`` does not return. A check that it is the same loop: the
-    final refit's held-out LL equals the study's curve. Per (seed, pool, objective), over the actively chosen
-    labels (after the first random round): the median |true logit difference| of the asked pair for the asked
-    annotator (small: near-ties), the median spread of the three true types' logit differences (large: pairs
-    the types disagree on), labels per annotator (min-max, coefficient of variation) and the share of labels
-    on a pair already asked (of any annotator)."""
-    from mixpref.active.refit import refit
-    from mixpref.active.suggest import suggest
-    from mixpref.data.operations import take
-
+    rows), reading the asked rows it records. A check that it is the same loop: the final refit's held-out LL
+    equals the study's curve. Per (seed, pool, objective), over the actively chosen labels (after the first
+    random round): the median |true logit difference| of the asked pair for the asked annotator (small:
+    near-ties), the median spread of the three true types' logit differences (large: pairs the types disagree
+    on), labels per annotator (min-max, coefficient of variation) and the share of labels on a pair already
+    asked (of any annotator)."""
     rows = []
+    make_population = isotropic_population(cfg)
     for seed in cfg["seeds"]:
-        pop = mp.synthetic.population(logit_sd=2.0, comparisons_per_annotator=2, random_state=seed, **cfg["pop"])
+        pop = make_population(seed)
         types = pop.truth.annotator_types.to_numpy()
         test = truth_pool(pop, cfg["test"], random_state=seed + 200)
         for pool_n in pools:
@@ -269,20 +267,12 @@ def selection_profile(cfg, pools, objectives=("random", "uncertainty", "reward",
             diff = pop.truth.rewards[:, a.a] - pop.truth.rewards[:, a.b]  # (type, row)
             own = np.abs(diff[types[a.annotator], np.arange(len(a.y))])
             disagree = diff.max(axis=0) - diff.min(axis=0)
-            model = mp.MixtureBT(n_types=cfg["pop"]["n_types"], n_restarts=cfg["restarts"], inference="laplace",
+            model = mp.MixtureBT(n_types=len(pop.truth.weights), n_restarts=cfg["restarts"], inference="laplace",
                                  n_samples=cfg["draws"], random_state=seed)
             for obj in objectives:
-                asked = list(np.random.default_rng(seed).choice(len(a.y), size=cfg["step"], replace=False))
-                fitted = None
-                while True:
-                    fitted = refit(model, take(pool, np.asarray(asked), []), pop.features, previous=fitted)
-                    if len(asked) >= cfg["budget"]:
-                        break
-                    nxt = suggest(fitted, pool, pop.features, n=min(cfg["step"], cfg["budget"] - len(asked)),
-                                  objective=obj, batch="greedy", random_state=seed + len(asked), n_draws=cfg["draws"],
-                                  exclude=np.asarray(asked))
-                    asked.extend(nxt["pool_index"].tolist())
-                q = np.asarray(asked[cfg["step"]:])
+                curve = simulate(model, pool, pop.features, objective=obj, budget=cfg["budget"], step=cfg["step"],
+                                 n_initial=cfg["step"], test=test, random_state=seed, n_draws=cfg["draws"])
+                q = np.asarray(curve.attrs["asked"][cfg["step"]:], dtype=np.int64)
                 per_ann = np.bincount(a.annotator[q], minlength=len(types))
                 pairs = pd.Series(list(zip(a.prompt[q], np.minimum(a.a[q], a.b[q]), np.maximum(a.a[q], a.b[q]))))
                 rows.append({"seed": seed, "pool": pool_n, "objective": obj,
@@ -291,7 +281,7 @@ def selection_profile(cfg, pools, objectives=("random", "uncertainty", "reward",
                              "annotator_labels_min": int(per_ann.min()), "annotator_labels_max": int(per_ann.max()),
                              "annotator_labels_cv": float(per_ann.std() / per_ann.mean()),
                              "repeated_pair_share": float(1 - pairs.nunique() / len(pairs)),
-                             "final_log_likelihood": float(fitted.score(test, pop.features))})
+                             "final_log_likelihood": float(curve.log_likelihood.iloc[-1])})
                 print(f"selection seed {seed} pool {pool_n} {obj}: {rows[-1]}", flush=True)
             rows.append({"seed": seed, "pool": pool_n, "objective": "(whole pool)",
                          "median_abs_true_logit_diff": float(np.median(own)),
@@ -510,11 +500,9 @@ def verdict(summary, target=0.6):
 
 
 def fmt_saving(summary):
-    return ", ".join(f"{r.objective}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f}, reached {r.reached}/{r['count']}"
-                     + (f"; all-seed median {r.median_all_seeds:.2f}"
-                        if "median_all_seeds" in r else "")
-                     + (f"; seed-averaged curve {r.seed_averaged:.2f}" if "seed_averaged" in r else "") + ")"
-                     for _, r in summary.iterrows())
+    return ", ".join(f"{r.objective}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f}, reached "
+                     f"{r.reached}/{r['count']}; all-seed median {r.median_all_seeds:.2f}; seed-averaged curve "
+                     f"{r.seed_averaged:.2f})" for _, r in summary.iterrows())
 
 
 def population_part(report, study, cfg, args, part, heading, objectives, make_population, params):

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..models._base import draw_indices
 
 
 @dataclass
@@ -58,8 +59,7 @@ def _linear_draws(model, features, n_draws, random_state):
         return None
     theta = samples["theta"].double().numpy()
     theta = theta[:, None] if theta.ndim == 2 else theta  # (stored, K, d)
-    rng = np.random.default_rng(random_state)
-    idx = rng.choice(len(theta), size=int(n_draws), replace=int(n_draws) > len(theta))
+    idx = draw_indices(len(theta), n_draws, random_state)
     emb = np.asarray(features.embeddings, dtype=np.float64)
     S, K, d = len(idx), theta.shape[1], theta.shape[2]
     return (emb @ theta[idx].reshape(S * K, d).T).T.reshape(S, K, len(emb))
@@ -74,7 +74,7 @@ def _weight_draws(model, n_draws, random_state):
     if logits.ndim != 2 or logits.shape[1] < 2:
         return None
     # the same indices as _linear_draws and model.sample_rewards (same seed, same call)
-    idx = np.random.default_rng(random_state).choice(len(logits), size=int(n_draws), replace=int(n_draws) > len(logits))
+    idx = draw_indices(len(logits), n_draws, random_state)
     z = logits[idx] - logits[idx].max(axis=1, keepdims=True)
     w = np.exp(z)
     return w / w.sum(axis=1, keepdims=True)

@@ -78,4 +78,6 @@ def epig(p_rows, mix_rows, q_rows, mix_targets, cand_codes=None, target_codes=No
 
 
 def _hb(p):
+    # not objectives.binary_entropy: the marginals' entropies must clip as joint_entropy does, so that
+    # EPIG is 0 (to rounding) when the two answers are independent
     return -(_xlogx(p) + _xlogx(1.0 - p))

@@ -96,7 +96,7 @@ def simulate(model, pool, features, *, objective, budget, step, n_initial=None, 
         ``test``, unseen annotators predicted prequentially) and ``ari`` (types vs ``labels``,
         a Series of true types by annotator, for mixtures), ``seconds``, ``warm_start`` (the
         previous round's start won), plus whatever
-        ``evaluate(model)`` returns (a dict).
+        ``evaluate(model)`` returns (a dict). ``attrs["asked"]``: the pool rows asked, in order.
     """
     if not isinstance(pool, PreferenceData):
         raise DataError("pool: simulate needs a labelled PreferenceData (a query reveals a row's label)")
@@ -126,7 +126,9 @@ def simulate(model, pool, features, *, objective, budget, step, n_initial=None, 
         asked.extend(nxt["pool_index"].tolist())
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
-    return pd.DataFrame(rows)
+    curve = pd.DataFrame(rows)
+    curve.attrs["asked"] = tuple(int(i) for i in asked)  # a tuple: pandas compares attrs when frames are joined
+    return curve
 
 
 def onboard(model, pool, features, annotator, true_type, *, objective="type", max_questions=50, threshold=0.95,

@@ -95,7 +95,7 @@ def suggest(model, pool, features, n=10, objective="uncertainty", annotator=None
                        need_draws=objective in NEEDS_DRAWS, objective=objective)
     codes = outcome_codes(belief, pl)[0] if objective == "decision" else None
     ann_codes = pd.factorize(pd.Series(row_ann, dtype=object), use_na_sentinel=False)[0]
-    persistent = np.where(pd.isna(pd.Series(row_ann, dtype=object)).to_numpy(), -1, ann_codes)
+    persistent = pd.factorize(pd.Series(row_ann, dtype=object))[0]  # -1: no annotator, nobody's type to share
     scores = score_pool(objective, belief, pl, codes, random_state=random_state, annotator_codes=persistent)
     scores = np.where(available, scores, -np.inf)
     chosen = select(scores, pl, features, int(n), batch=batch, annotator_codes=ann_codes, decay=decay,

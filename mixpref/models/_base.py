@@ -25,6 +25,12 @@ from ._predict import PredictionMixin
 from ._problem import build_problem, check_data, check_features
 from ._registry import register
 
+def draw_indices(stored, n, random_state):
+    """Which of ``stored`` posterior draws to use, ``n`` of them: the one rule every reader of the draws shares,
+    so that draws read separately (rewards, type weights) with the same seed are the same draws."""
+    return np.random.default_rng(random_state).choice(int(stored), size=int(n), replace=int(n) > int(stored))
+
+
 def stack_samples(samples):
     """Posterior draws as one tensor per parameter (draws first, on the CPU); None without draws."""
     if not samples:
@@ -264,8 +270,7 @@ class PreferenceModel(PredictionMixin):
             raise DataError(f"sample_rewards: the model was fitted with inference='map'; use one of {draws}")
         self._check_features(features)
         stored = next(iter(self.posterior_samples_.values())).shape[0]
-        rng = np.random.default_rng(random_state)
-        idx = rng.choice(stored, size=int(n), replace=int(n) > stored)
+        idx = draw_indices(stored, n, random_state)
         return np.stack([self._type_rewards(features, {k: v[i] for k, v in self.posterior_samples_.items()})
                          for i in idx])
 

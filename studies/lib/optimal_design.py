@@ -35,9 +35,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def _blocks(dx, info, types, weights, n_types):
-    d = dx.shape[1]
-    return [np.einsum("n,ni,nj->ij", weights * info * (types == k), dx, dx) for k in range(n_types)], d
+def _type_rows(dx, info, types, n_types):
+    """Per type: its rows' feature differences and their ``p (1 - p)``."""
+    return [(dx[types == k], info[types == k]) for k in range(n_types)]
+
+
+def _information(rows, weight):
+    """``sum_n weight_n info_n dx_n dx_n^T`` of one type's rows (a BLAS product, not an einsum)."""
+    dx, info = rows
+    return (dx * (weight * info)[:, None]).T @ dx
 
 
 def optimal_design_ratio(dx_pool, info_pool, type_pool, dx_test, info_test, type_test, max_iter=20000, tol=1e-2):
@@ -47,17 +53,18 @@ def optimal_design_ratio(dx_pool, info_pool, type_pool, dx_test, info_test, type
     ``type_*`` (n,): the asked annotator's true type. Stops when ``max g / crit - 1 < tol``.
     """
     K = int(max(type_pool.max(), type_test.max())) + 1
-    F, d = _blocks(dx_test, info_test, type_test, np.full(len(dx_test), 1.0 / len(dx_test)), K)
-    ridge = 1e-12 * np.eye(d)
+    test = _type_rows(dx_test, info_test, type_test, K)
+    F = [_information(rows, np.full(len(rows[1]), 1.0 / len(dx_test))) for rows in test]
+    pool = _type_rows(dx_pool, info_pool, type_pool, K)
+    where = [np.flatnonzero(type_pool == k) for k in range(K)]
+    ridge = 1e-12 * np.eye(dx_pool.shape[1])
 
     def crit_and_sensitivity(w):
-        M, _ = _blocks(dx_pool, info_pool, type_pool, w, K)
         crit, g = 0.0, np.zeros(len(w))
-        for k in range(K):
-            inv = np.linalg.inv(M[k] + ridge)
+        for k, (dx, info) in enumerate(pool):
+            inv = np.linalg.inv(_information((dx, info), w[where[k]]) + ridge)
             crit += float(np.trace(F[k] @ inv))
-            rows = type_pool == k
-            g[rows] = info_pool[rows] * np.einsum("ni,ij,nj->n", dx_pool[rows], inv @ F[k] @ inv, dx_pool[rows])
+            g[where[k]] = info * ((dx @ (inv @ F[k] @ inv)) * dx).sum(1)
         return crit, g
 
     w = np.full(len(dx_pool), 1.0 / len(dx_pool))
