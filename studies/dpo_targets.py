@@ -91,7 +91,7 @@ def run_population(key, profile, beta, steps, run, group_rounds=150):
         row.update({f"type{k}_vs_reference": float(r) for k, r in enumerate(rates)})
         row["worst_type_vs_reference"] = float(rates.min())
         # what max-min maximises: the worst type's win rate on each prompt, then averaged
-        per_prompt_rates = np.einsum("pi,pkij,pj->pk", probs, profile.win_rates(), reference)
+        per_prompt_rates = type_win_rates(profile, probs, reference, per_prompt=True)
         row["prompt_worst_vs_reference"] = float(np.where(profile.weights > 0, per_prompt_rates, np.inf).min(1).mean())
         row["seconds"] = seconds
         group_rows.append(row)

@@ -287,12 +287,12 @@ def type_pairs(profile, strategy="all_pairs", min_prob=0.0, per_prompt=False):
     return out
 
 
-def type_win_rates(profile, probs, reference=None):
+def type_win_rates(profile, probs, reference=None, per_prompt=False):
     """(K,) each type's expected win rate (ties half) of a draw from ``probs`` against ``reference``.
 
     ``probs`` and ``reference`` are (P, M) distributions aligned with the profile's candidates
     (``reference`` defaults to uniform, the max-min rule's yardstick); averaged over the prompts
-    where the type has weight.
+    where the type has weight, or with ``per_prompt`` the (P, K) rates of every prompt.
 
     Examples
     --------
@@ -304,5 +304,7 @@ def type_win_rates(profile, probs, reference=None):
     if reference is None:
         reference = profile.mask / profile.mask.sum(1, keepdims=True)
     wins = np.einsum("pi,pkij,pj->pk", np.asarray(probs, dtype=np.float64), profile.win_rates(), reference)
+    if per_prompt:
+        return wins
     active = profile.weights > 0
     return (wins * active).sum(0) / np.maximum(active.sum(0), 1)

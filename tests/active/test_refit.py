@@ -1,5 +1,7 @@
 """Warm-started refits between rounds, and the weight draws the decision objective reads."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -35,12 +37,12 @@ def test_warm_start_wins_exactly_when_it_fits_better_than_the_models_own_restart
 def test_a_start_at_the_truth_beats_a_single_unlucky_restart(pop):
     # previous = the true rewards and weights: its basin is the right one, so warm must not lose to it
     truth = pop.truth
-    oracle = mp.MixtureBT(n_types=3, n_restarts=1, random_state=0).fit(pop.data, pop.features, study=False)
+    fresh = mp.MixtureBT(n_types=3, n_restarts=1, random_state=0).fit(pop.data, pop.features, study=False)
+    oracle = copy.deepcopy(fresh)  # a fitted shell for the true parameters
     theta = np.linalg.lstsq(pop.features.embeddings, truth.rewards.T, rcond=None)[0].T
     oracle.params_ = {**oracle.params_, "theta": torch.as_tensor(theta, dtype=oracle.params_["theta"].dtype),
                       "logits": torch.log(torch.as_tensor(truth.weights, dtype=oracle.params_["logits"].dtype))}
     got = refit(mp.MixtureBT(n_types=3, n_restarts=1, random_state=0), pop.data, pop.features, previous=oracle)
-    fresh = mp.MixtureBT(n_types=3, n_restarts=1, random_state=0).fit(pop.data, pop.features, study=False)
     assert got.objective_ >= fresh.objective_ - 1e-9
     assert got.warm_start_ == (got.objective_ > fresh.objective_ + 1e-12)
 

@@ -162,20 +162,15 @@ def test_only_leading_underscores_are_stripped_from_the_name(scratch_registry):
     assert get_rule("Xh13_rule_").name == "Xh13_rule_"
 
 
-def test_reading_the_registry_imports_the_rules_module_when_needed():
+def test_reading_the_registry_imports_the_rules_module_when_needed(scratch_registry, monkeypatch):
     import sys
 
-    registry.rule_names()
-    saved_module = sys.modules.pop("mixpref.aggregation.rules")
-    saved = dict(registry._REGISTRY)
-    registry._REGISTRY.clear()
-    try:
-        names = registry.rule_names()  # imports the rules module afresh, which registers them
-        assert names == tuple(saved) and "mixpref.aggregation.rules" in sys.modules
-    finally:
-        import mixpref.aggregation as package
+    import mixpref.aggregation as package
 
-        sys.modules["mixpref.aggregation.rules"] = saved_module
-        package.rules = saved_module  # the import above rebound the package attribute
-        registry._REGISTRY.clear()
-        registry._REGISTRY.update(saved)
+    saved = tuple(registry._REGISTRY)
+    # the rules module and the package attribute come back afterwards (the import below rebinds the attribute)
+    monkeypatch.delitem(sys.modules, "mixpref.aggregation.rules")
+    monkeypatch.setattr(package, "rules", package.rules)
+    registry._REGISTRY.clear()
+    names = registry.rule_names()  # imports the rules module afresh, which registers them
+    assert names == saved and "mixpref.aggregation.rules" in sys.modules

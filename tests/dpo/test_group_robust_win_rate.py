@@ -10,11 +10,6 @@ from mixpref.dpo.group_robust import GroupWeights, PairWinRates, prompt_blocks, 
 from tests.reference.profiles import majority_minority
 
 
-def per_prompt_rates(profile, probs):
-    reference = profile.mask / profile.mask.sum(1, keepdims=True)
-    return np.einsum("pi,pkij,pj->pk", probs, profile.win_rates(), reference)
-
-
 def test_win_rate_adversary_gives_the_minority_what_maxmin_gives():
     profile = majority_minority(n_prompts=20)
     lottery = mp.aggregate(profile, "maxmin")  # the oracle: the LP's max-min lottery
@@ -27,7 +22,8 @@ def test_win_rate_adversary_gives_the_minority_what_maxmin_gives():
     assert rates[1] > pooled_rates[1] + 0.05
     # on every prompt the types end close to level, as under max-min, and the worst type's
     # per-prompt win rate is near max-min's (which maximises it, so it cannot be above)
-    got, best = per_prompt_rates(profile, robust.probs).min(1), per_prompt_rates(profile, lottery.probs).min(1)
+    got = type_win_rates(profile, robust.probs, per_prompt=True).min(1)
+    best = type_win_rates(profile, lottery.probs, per_prompt=True).min(1)
     assert (got <= best + 1e-6).all()
     assert best.mean() - got.mean() <= 0.015
 

@@ -10,7 +10,7 @@ from mixpref.models import inference as I
 from mixpref.models._problem import build_problem, check_design_cache
 from mixpref.models._rows import RowSource
 from mixpref.models.inference.batching import batch_groups
-from tests.models._fresh import fresh_data, oracle_marginal
+from tests.models._fresh import assert_oracle_value_and_gradient, fresh_data
 
 
 @pytest.fixture
@@ -51,12 +51,8 @@ def test_cache_none_keeps_every_row_and_zero_keeps_none():
     none = build_problem(data, feats, dtype=torch.float64, design_cache=0)
     batch_groups(none, spec, {**opts, "design_cache": 0})
     assert isinstance(none.diff, RowSource) and none.diff.n_resident == 0 and none.streamed
-    # all rows streamed still compute the oracle marginal
-    rng = np.random.default_rng(1)
-    theta, logits = rng.standard_normal((2, 6)), np.array([0.3, -0.2])
-    params = {"theta": torch.tensor(theta), "logits": torch.tensor(logits)}
-    assert float(E.log_joint(spec, params, none)) == pytest.approx(
-        oracle_marginal(theta, logits, data, feats.embeddings), rel=1e-12)
+    # all rows streamed still compute the oracle marginal (and its gradient)
+    assert_oracle_value_and_gradient(none, data, feats, (1, 2))
 
 
 def test_cache_above_the_matrix_keeps_it_whole_and_budget_still_caps_it():
