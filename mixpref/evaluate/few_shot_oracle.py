@@ -71,31 +71,41 @@ class Oracle:
         raise DataError(f"oracle: truth of type {type(truth).__name__}; expected a synthetic population's truth "
                         "(annotator_types or annotator_weights)")
 
-    def _loglik(self, arr, idx, rewards):
-        """(len(idx), M) log-likelihood of comparisons ``idx`` under each row of ``rewards`` (M, n)."""
-        d = rewards[:, arr.a[idx]] - rewards[:, arr.b[idx]]  # (M, n_idx)
+    def _differences(self, arr, idx):
+        """(M, len(idx)) reward differences of comparisons ``idx`` under each atom; Bradley–Terry labels only."""
         y = arr.y[idx]
         if np.any((y != 0) & (y != 1)):
             raise DataError("oracle: ties in the data; the oracle knows Bradley-Terry comparisons only")
+        return self.atom_rewards[:, arr.a[idx]] - self.atom_rewards[:, arr.b[idx]]
+
+    @staticmethod
+    def _loglik(d, y):
+        """(n, M) log-likelihood of labels ``y`` (n,) from differences ``d`` (M, n)."""
         return np.where(y == 1, log_expit(d), log_expit(-d)).T
 
     def predict(self, data, evaluation, adaptation):
         """Per comparison of ``evaluation``: log predictive and P(first wins), given each annotator's
         comparisons in ``adaptation`` (indices into ``data``'s comparisons)."""
+        return self.predict_many(data, evaluation, [adaptation])[0]
+
+    def predict_many(self, data, evaluation, adaptations):
+        """:meth:`predict` for each of several ``adaptations``; the evaluation side is computed once."""
         arr = data.arrays
         ann = arr.annotator
-        out_ll = np.empty(len(evaluation))
-        out_p = np.empty(len(evaluation))
+        out = [(np.empty(len(evaluation)), np.empty(len(evaluation))) for _ in adaptations]
         for a in np.unique(ann[evaluation]):
             ev = np.flatnonzero(ann[evaluation] == a)
-            ad = adaptation[ann[adaptation] == a]
-            logpost = self.atom_logw + (self._loglik(arr, ad, self.atom_rewards).sum(0) if len(ad) else 0.0)
-            logpost = logpost - logsumexp(logpost)
-            le = self._loglik(arr, evaluation[ev], self.atom_rewards)  # (n_ev, M)
-            out_ll[ev] = logsumexp(le + logpost, axis=1)
-            d = self.atom_rewards[:, arr.a[evaluation[ev]]] - self.atom_rewards[:, arr.b[evaluation[ev]]]
-            out_p[ev] = np.exp(logpost) @ (1.0 / (1.0 + np.exp(-d)))
-        return out_ll, out_p
+            d = self._differences(arr, evaluation[ev])  # (M, n_ev)
+            le = self._loglik(d, arr.y[evaluation[ev]])  # (n_ev, M)
+            win = 1.0 / (1.0 + np.exp(-d))
+            for (out_ll, out_p), adaptation in zip(out, adaptations):
+                ad = adaptation[ann[adaptation] == a]
+                logpost = self.atom_logw + (self._loglik(self._differences(arr, ad), arr.y[ad]).sum(0)
+                                            if len(ad) else 0.0)
+                logpost = logpost - logsumexp(logpost)
+                out_ll[ev] = logsumexp(le + logpost, axis=1)
+                out_p[ev] = np.exp(logpost) @ win
+        return out
 
     def known(self, data, evaluation):
         """Per comparison of ``evaluation``: log-likelihood and P(first wins) under the annotator's true rewards."""
@@ -119,7 +129,8 @@ class Oracle:
             return {"model": NAME, "split": part, "shots": s, "n": int(len(ll)), "log_likelihood": m,
                     "log_likelihood_se": se, "accuracy": acc, "accuracy_se": acc_se}
 
-        out = [row(FEW_SHOT, s, *self.predict(data, ev, split.adaptation(s))) for s in shots]
-        out.append(row(ADAPTED_ALL, n_all, *self.predict(data, ev, split.adaptation())))
+        *few, every = self.predict_many(data, ev, [split.adaptation(s) for s in shots] + [split.adaptation()])
+        out = [row(FEW_SHOT, s, *pred) for s, pred in zip(shots, few)]
+        out.append(row(ADAPTED_ALL, n_all, *every))
         out.append(row(TRUE_WEIGHTS, n_all, *self.known(data, ev)))
         return out
