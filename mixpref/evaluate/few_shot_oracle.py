@@ -31,7 +31,7 @@ import numpy as np
 from scipy.special import log_expit, logsumexp
 
 from ..errors import DataError
-from .personalization import ADAPTED_ALL, FEW_SHOT, _clustered
+from .personalization import ADAPTED_ALL, FEW_SHOT, summary_row
 
 TRUE_WEIGHTS = "unseen annotators, true weights"
 NAME = "Bayes oracle"
@@ -120,14 +120,9 @@ class Oracle:
         adapted on all, and the true weights."""
         ev = split.evaluation
         arr = data.arrays
-        groups = arr.annotator[ev]
-        y = arr.y[ev]
 
-        def row(part, s, ll, p):
-            m, se = _clustered(ll, groups)
-            acc, acc_se = _clustered(((p > 0.5) == (y == 1.0)).astype(float), groups)
-            return {"model": NAME, "split": part, "shots": s, "n": int(len(ll)), "log_likelihood": m,
-                    "log_likelihood_se": se, "accuracy": acc, "accuracy_se": acc_se}
+        def row(part, s, ll, p):  # the oracle's data have no ties (checked by predict)
+            return summary_row(NAME, part, s, ll, p, arr.y[ev], arr.annotator[ev])
 
         *few, every = self.predict_many(data, ev, [split.adaptation(s) for s in shots] + [split.adaptation()])
         out = [row(FEW_SHOT, s, *pred) for s, pred in zip(shots, few)]

@@ -59,18 +59,20 @@ def _clustered(x, groups):
     return float(mean), float(se)
 
 
-def _row(name, split, shots, model, data, features, new_annotators="prior"):
-    ll = model.log_likelihood(data, features, new_annotators=new_annotators)
-    arr = data.arrays
-    groups = arr.annotator
-    ll = ll[: len(arr)]
-    decided = arr.y != 0.5
-    p = model.predict_proba(data, features)
-    correct = ((p > 0.5) == (arr.y == 1.0)).astype(float)[decided]
+def summary_row(name, split, shots, ll, p, y, groups):
+    """One row of the table: mean log-likelihood and accuracy (ties left out of it), annotator-clustered SEs."""
+    decided = y != 0.5
+    correct = ((p > 0.5) == (y == 1.0)).astype(float)[decided]
     m, se = _clustered(ll, groups)
     acc, acc_se = _clustered(correct, groups[decided])
     return {"model": name, "split": split, "shots": shots, "n": int(len(ll)), "log_likelihood": m,
             "log_likelihood_se": se, "accuracy": acc, "accuracy_se": acc_se}
+
+
+def _row(name, split, shots, model, data, features, new_annotators="prior"):
+    arr = data.arrays
+    ll = model.log_likelihood(data, features, new_annotators=new_annotators)[: len(arr)]
+    return summary_row(name, split, shots, ll, model.predict_proba(data, features), arr.y, arr.annotator)
 
 
 @dataclass
